@@ -1,0 +1,280 @@
+"""Open the DuckDB store, build its SQL layers, run named queries, and write atomically.
+
+The store is one DuckDB file. Readers (the dashboard) open it read-only. Writers (imports, the
+demo generator) never write the live file: they copy it, write the copy in one transaction,
+checkpoint, and swap it into place with ``os.replace``. A writer killed half-way therefore leaves
+the store exactly as it was, and a dashboard holding the old file keeps a consistent snapshot
+until it notices the new data version and reopens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analytics.errors import StoreError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_DIR / "sql"
+BUILD_ORDER_FILE = SQL_DIR / "build_order.txt"
+CODEBOOK_DIR = Path(__file__).resolve().parent / "codebook"
+BUILT_LAYERS = ("schema", "macros", "staging", "intermediate", "marts")
+SCHEMA_VERSION = "1"
+
+_QUERY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def execute(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> None:
+    """Run a statement for its effect and drain its result, so the connection is free again
+    (DuckDB refuses new work, e.g. registering a frame, while a result is pending)."""
+    con.execute(sql, params or {}).fetchall()
+
+
+def build_order() -> list[Path]:
+    """The .sql files that build the store, in order (from ``sql/build_order.txt``)."""
+    lines = BUILD_ORDER_FILE.read_text(encoding="utf-8").splitlines()
+    entries = [line.strip() for line in lines]
+    return [SQL_DIR / entry for entry in entries if entry and not entry.startswith("#")]
+
+
+def build(con: duckdb.DuckDBPyConnection) -> None:
+    """Create base tables if absent and (re)create every view and macro; load the codebook."""
+    for path in build_order():
+        execute(con, path.read_text(encoding="utf-8"))
+    _load_codebook(con)
+    execute(
+        con,
+        "insert or replace into store_settings values ('schema_version', $v)",
+        {"v": SCHEMA_VERSION},
+    )
+
+
+def _load_codebook(con: duckdb.DuckDBPyConnection) -> None:
+    risk_factors = pd.read_csv(CODEBOOK_DIR / "risk_factors.csv", dtype=str)
+    instruments = pd.read_csv(CODEBOOK_DIR / "instruments.csv", dtype={"item": str})
+    con.register("codebook_csv", risk_factors)
+    con.register("instruments_csv", instruments)
+    execute(con, "delete from risk_factor_codebook")
+    execute(
+        con,
+        "insert into risk_factor_codebook select code, direction, main_theme, organizing_theme,"
+        " first_order_category, ecological_level from codebook_csv",
+    )
+    execute(con, "delete from instrument_items")
+    execute(
+        con,
+        'insert into instrument_items select instrument, item, subscale, "min", "max",'
+        " scoring_note from instruments_csv",
+    )
+    con.unregister("codebook_csv")
+    con.unregister("instruments_csv")
+
+
+def connect(path: str | os.PathLike, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open an existing store. Read-only by default: a read-write handle locks out every other
+    process, so only the atomic writer (``writable_copy``) opens one, and on a private copy."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(
+            f"No store at {path}. Create one with `retention demo --store {path}` or "
+            f"`retention import FILE... --store {path}`."
+        )
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise StoreError(f"Cannot open the store {path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def writable_copy(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a read-write connection to a private copy of the store; swap it in on success.
+
+    One writer at a time (an advisory lock file beside the store). On any exception, or if the
+    process dies, the copy is discarded and the store is untouched. The schema is built (or
+    brought up to date) on the copy before the caller writes.
+    """
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".writing", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        tmp.unlink()
+        try:
+            if path.exists():
+                shutil.copyfile(path, tmp)
+            con = duckdb.connect(str(tmp))
+            try:
+                build(con)
+                yield con
+                execute(con, "checkpoint")
+            finally:
+                con.close()
+            _fsync(tmp)
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def create_store(path: str | os.PathLike) -> Path:
+    """Create an empty store with every table, view and the codebook (no-op if it exists)."""
+    with writable_copy(path):
+        pass
+    return Path(path)
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's data version: the latest import id (0 for an empty store). Caches key on it."""
+    return int(con.execute("select coalesce(max(import_id), 0) from import_log").fetchall()[0][0])
+
+
+def data_cutoff(con: duckdb.DuckDBPyConnection):
+    """The data cut-off date recorded by the latest import, or None for an empty store."""
+    rows = con.execute(
+        "select data_cutoff_date from import_log order by import_id desc limit 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def query_sql(name: str) -> str:
+    """The text of the named query ``sql/queries/q_<name>.sql``."""
+    if not _QUERY_NAME.match(name):
+        raise StoreError(f"Invalid query name {name!r}: use lower-case letters, digits and _.")
+    path = SQL_DIR / "queries" / f"q_{name}.sql"
+    if not path.exists():
+        raise StoreError(f"No named query {name!r} (expected {path}).")
+    return path.read_text(encoding="utf-8")
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Run a named query with values bound as ``$name`` parameters; return a DataFrame.
+
+    Only the parameters the query mentions are bound, so callers may pass a common set
+    (e.g. the viewer's scope) to every query.
+    """
+    sql = query_sql(name)
+    bound = {key: value for key, value in (params or {}).items() if f"${key}" in sql}
+    return con.execute(sql, bound).df()
+
+
+def quote_identifier(name: str, allowed: set[str] | frozenset[str]) -> str:
+    """Quote a column or table name a user chose, after checking it against an allowlist."""
+    if name not in allowed:
+        raise StoreError(f"Unknown column {name!r}; choose one of: {', '.join(sorted(allowed))}.")
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, and so which rows every query may return.
+
+    ``clinic_ids`` None means every clinic in the store. ``identifiable`` False means
+    de-identified output only (pseudonyms, coarse dates, suppressed small cells).
+    """
+
+    role: str = "admin"
+    clinic_ids: frozenset[str] | None = None
+    identifiable: bool = True
+    user_name: str = "local"
+
+
+LOCAL_ADMIN = Viewer()
+
+
+def scope_params(con: duckdb.DuckDBPyConnection, viewer: Viewer) -> dict[str, Any]:
+    """Query parameters that restrict rows to the viewer's clinics: ``$scope_clinic_ids``."""
+    stored = [row[0] for row in con.execute("select clinic_id from clinics order by 1").fetchall()]
+    if viewer.clinic_ids is None:
+        allowed = stored
+    else:
+        allowed = [clinic for clinic in stored if clinic in viewer.clinic_ids]
+    return {"scope_clinic_ids": allowed}
+
+
+class StoreReader:
+    """A read-only view of the store that follows atomic swaps.
+
+    Each query opens a short-lived cursor. When the file on disk is replaced by an import, the
+    next query closes the old connection and opens the new file, so readers never block writers
+    and never see a half-written store.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._signature: tuple[int, int, int] | None = None
+
+    def _file_signature(self) -> tuple[int, int, int]:
+        stat = os.stat(self.path)
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            signature = self._file_signature()
+            if signature != self._signature or self._con is None:
+                if self._con is not None:
+                    self._con.close()
+                self._con = connect(self.path, read_only=True)
+                self._signature = signature
+            cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def query(self, name: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        with self.cursor() as cur:
+            return run_query(cur, name, params)
+
+    def data_version(self) -> int:
+        with self.cursor() as cur:
+            return data_version(cur)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+            self._signature = None
+
+    def scoped_query(
+        self, name: str, viewer: Viewer, params: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Run a named query restricted to the viewer's clinics (``$scope_clinic_ids``)."""
+        with self.cursor() as cur:
+            return run_query(cur, name, {**(params or {}), **scope_params(cur, viewer)})

@@ -1,0 +1,30 @@
+"""Router: page registry, shared frame. Run with `retention serve --store PATH`."""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dashboard import data, widgets  # noqa: E402
+from dashboard.registry import PAGES  # noqa: E402
+
+st.set_page_config(page_title="OAT retention", page_icon="💊", layout="wide")
+
+with widgets.error_panel():
+    if not data.store_path().exists():
+        st.error(
+            f"No store at {data.store_path()}. Build the demo with "
+            "`retention demo --store data/demo.duckdb` or import your files."
+        )
+        st.stop()
+
+navigation = st.navigation(
+    {
+        section: [st.Page(page.path, title=page.title, url_path=page.url_path) for page in pages]
+        for section, pages in PAGES.items()
+    }
+)
+navigation.run()

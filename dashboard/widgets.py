@@ -1,0 +1,49 @@
+"""Shared widgets: error panel, metric row, table downloads."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+
+import pandas as pd
+import streamlit as st
+
+from analytics.errors import RetentionError
+
+
+@contextlib.contextmanager
+def error_panel() -> Iterator[None]:
+    """Show a domain error as a sentence (st.error), never as a traceback."""
+    try:
+        yield
+    except RetentionError as exc:
+        st.error(str(exc))
+
+
+def metric_row(metrics: list[tuple[str, str]]) -> None:
+    columns = st.columns(len(metrics))
+    for column, (label, value) in zip(columns, metrics, strict=True):
+        column.metric(label, value)
+
+
+def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
+    """CSV and Excel downloads of a table, side by side."""
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+    )
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name=name[:31])
+    right.download_button(
+        "Excel",
+        buffer.getvalue(),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+    )
