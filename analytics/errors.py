@@ -12,3 +12,9 @@ class StoreError(RetentionError):
 
 class ImportRejected(RetentionError):
     """An import was rejected as a whole; the store is unchanged."""
+
+
+class SurvivalInputError(RetentionError):
+    """Survival data cannot be analysed as given (empty cohort, negative or missing durations,
+    no events, a constant covariate...). The message names the column, the number of offending
+    rows and what to do."""
