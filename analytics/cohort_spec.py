@@ -20,7 +20,8 @@ SPEC_VERSION = 1
 
 OUTCOMES = ("any_exit", "dropout")
 GAP_DAYS_CHOICES = (7, 14, 30)
-DOSE_BANDS = ("<60", "60-79", ">=80", "unknown")
+# Methadone dose at day 30; buprenorphine and heroin-assisted episodes are "not_applicable".
+DOSE_BANDS = ("<60", "60-79", ">=80", "unknown", "not_applicable")
 # MSPSS family subscale bands after Zimet's usual cut-points on the 1-7 mean score.
 FAMILY_SUPPORT_LEVELS = ("low", "moderate", "high", "unknown")
 EPISODE_KINDS = ("all", "first", "repeat")

@@ -1,0 +1,238 @@
+"""Treatment episodes and retention outcomes, derived in SQL from attendance.
+
+The rules (the *episode contract*) live in ``sql/intermediate/int_episode_spans.sql`` and
+``sql/marts/fct_episodes.sql`` as DuckDB table macros taking ``gap_days`` and ``as_of``, so the
+dashboard changes the gap rule or the cut-off without rebuilding anything. This module runs the
+same SQL, on the store or on a DataFrame of visits.
+
+Outcomes
+--------
+``any_exit``
+    every end of an episode is an event: ``event_observed`` (1 event, 0 censored).
+``dropout``
+    dropping out (with or without a discharge record, discharged by the clinic, other) is the
+    event; completion, transfer, incarceration and death compete: ``dropout_status``
+    (0 censored, 1 dropout, 2 competing), ready for cumulative incidence and Fine-Gray.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analytics import store
+from analytics.cohort_spec import CohortSpec
+from analytics.errors import RetentionError
+
+EPISODE_COLUMNS = (
+    "patient_id",
+    "clinic_id",
+    "episode_no",
+    "start_date",
+    "end_date",
+    "n_visits",
+    "duration_days",
+    "event_observed",
+)
+END_STATUSES = (
+    "censored",
+    "completed",
+    "dropped_out",
+    "dropped_out_no_record",
+    "discharged_by_clinic",
+    "transferred",
+    "incarcerated",
+    "died",
+    "other",
+)
+COMPETING_STATUSES = ("completed", "transferred", "incarcerated", "died")
+DROPOUT_STATUS_LABELS = {0: "censored", 1: "dropout", 2: "competing exit"}
+
+
+class EpisodeInputError(RetentionError):
+    """Visits cannot be turned into episodes as given; the message names the column."""
+
+
+def derive_episodes(
+    visits: pd.DataFrame, *, gap_days: int = 7, as_of: dt.date | str
+) -> pd.DataFrame:
+    """Treatment episodes from dosing visits, by the store's own SQL.
+
+    Parameters
+    ----------
+    visits
+        One row per visit: ``patient_id``, ``clinic_id``, ``visit_date`` and optionally
+        ``take_home_days`` (days covered after the visit day; default 0) and ``visit_time``.
+        Exact duplicate rows count once.
+    gap_days
+        An episode ends before a run of more than ``gap_days`` uncovered days.
+    as_of
+        Data cut-off: later visits are ignored; an episode whose last covered day is within
+        ``gap_days`` of it is open (censored, duration ``as_of - start + 1``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode, ordered by patient and start: ``patient_id, clinic_id,
+        episode_no, start_date, end_date, n_visits, duration_days, event_observed``
+        (``event_observed`` is the ``any_exit`` outcome: 1 ended, 0 open).
+    """
+    frame = _visits_for_sql(visits)
+    con = duckdb.connect()
+    try:
+        store.build(con)
+        con.register("visits_input", frame)
+        store.execute(
+            con,
+            "insert into dosing_visits (patient_id, clinic_id, visit_date, visit_time, medication,"
+            " dose_mg, is_supervised, take_home_days)"
+            " select distinct patient_id, clinic_id, visit_date, visit_time, 'methadone', 0,"
+            " true, take_home_days from visits_input",
+        )
+        con.unregister("visits_input")
+        result = con.execute(
+            f"select {', '.join(EPISODE_COLUMNS)} from fct_episodes($gap_days, $as_of)"
+            " order by patient_id, start_date, clinic_id",
+            {"gap_days": _check_gap(gap_days), "as_of": _as_date(as_of)},
+        ).df()
+    finally:
+        con.close()
+    for column in ("start_date", "end_date"):
+        result[column] = pd.to_datetime(result[column]).dt.date
+    return result
+
+
+def _visits_for_sql(visits: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("patient_id", "clinic_id", "visit_date") if c not in visits.columns]
+    if missing:
+        raise EpisodeInputError(
+            f"The visits need the column(s) {', '.join(missing)}; found {', '.join(visits.columns)}."
+        )
+    frame = pd.DataFrame(
+        {
+            "patient_id": visits["patient_id"].astype(str),
+            "clinic_id": visits["clinic_id"].astype(str),
+            "visit_date": pd.to_datetime(visits["visit_date"], errors="coerce").dt.date,
+            "visit_time": (
+                pd.to_datetime(visits["visit_time"].astype(str), format="%H:%M:%S").dt.time
+                if "visit_time" in visits.columns
+                else None
+            ),
+            "take_home_days": (
+                visits["take_home_days"] if "take_home_days" in visits.columns else 0
+            ),
+        }
+    )
+    bad_dates = int(frame["visit_date"].isna().sum())
+    if bad_dates:
+        raise EpisodeInputError(f"visit_date is missing or not a date in {bad_dates} row(s).")
+    take_home = pd.to_numeric(frame["take_home_days"], errors="coerce")
+    bad_take_home = int((take_home.isna() | (take_home < 0)).sum())
+    if bad_take_home:
+        raise EpisodeInputError(
+            f"take_home_days must be a whole number >= 0; {bad_take_home} row(s) are not."
+        )
+    frame["take_home_days"] = take_home.astype("int64")
+    return frame
+
+
+def _check_gap(gap_days: int) -> int:
+    if int(gap_days) != gap_days or not 1 <= gap_days <= 365:
+        raise EpisodeInputError(
+            f"gap_days must be a whole number of days in 1-365, not {gap_days}."
+        )
+    return int(gap_days)
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise EpisodeInputError(f"as_of must be a date (YYYY-MM-DD), not {value!r}.") from exc
+
+
+def resolve_as_of(con: duckdb.DuckDBPyConnection, spec: CohortSpec) -> dt.date:
+    """The spec's cut-off, else the store's data cut-off."""
+    if spec.as_of is not None:
+        return spec.as_of
+    cutoff = store.data_cutoff(con)
+    if cutoff is None:
+        raise RetentionError("The store has no data yet: import files or build the demo store.")
+    return cutoff
+
+
+def cohort_params(spec: CohortSpec, as_of: dt.date) -> dict[str, Any]:
+    """Bound parameters of ``q_cohort_episodes`` for a spec (no value reaches SQL as text)."""
+    return {
+        "gap_days": spec.gap_days,
+        "as_of": as_of,
+        "clinic_ids": list(spec.clinic_ids),
+        "modalities": list(spec.modalities),
+        "admitted_from": spec.admitted_from,
+        "admitted_to": spec.admitted_to,
+        "age_min": spec.age_min,
+        "age_max": spec.age_max,
+        "sexes": list(spec.sexes),
+        "dose_bands": list(spec.dose_bands),
+        "family_support": list(spec.family_support),
+        "obstacle_themes": list(spec.obstacle_themes),
+        "ecological_levels": list(spec.ecological_levels),
+        "episode_kind": spec.episode_kind,
+    }
+
+
+def cohort_episodes(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Episodes of the cohort with outcome and baseline covariates, within the viewer's scope.
+
+    Returns the columns of ``fct_episode_covariates`` (see ``docs/data_dictionary.md``) plus
+    ``event`` and ``status``, the outcome under ``spec.outcome`` (for ``any_exit`` ``status``
+    equals ``event``; for ``dropout`` it is ``dropout_status``).
+    """
+    with reader.cursor() as cur:
+        as_of = resolve_as_of(cur, spec)
+        params = {**cohort_params(spec, as_of), **store.scope_params(cur, viewer)}
+        frame = store.run_query(cur, "cohort_episodes", params)
+    return with_outcome(frame, spec.outcome)
+
+
+def with_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Add ``event`` (0/1) and ``status`` (0 censored, 1 event, 2 competing) for an outcome."""
+    frame = frame.copy()
+    if outcome == "any_exit":
+        frame["event"] = frame["event_observed"].astype(int)
+        frame["status"] = frame["event"]
+    elif outcome == "dropout":
+        frame["status"] = frame["dropout_status"].astype(int)
+        frame["event"] = (frame["status"] == 1).astype(int)
+    else:
+        raise RetentionError(f"Unknown outcome {outcome!r}: use 'any_exit' or 'dropout'.")
+    return frame
+
+
+def cohort_periods(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, episodes: pd.DataFrame
+) -> pd.DataFrame:
+    """Counting-process rows (``start_day, stop_day``] with time-varying covariates for the
+    cohort's episodes, joined to their baseline covariates; ``event`` follows ``spec.outcome``."""
+    with reader.cursor() as cur:
+        as_of = resolve_as_of(cur, spec)
+        params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+        periods = store.run_query(cur, "episode_periods", params)
+    keys = episodes[["patient_id", "episode_no"]]
+    periods = periods.merge(keys, on=["patient_id", "episode_no"], how="inner")
+    baseline = episodes.drop(
+        columns=["event_observed", "dropout_status", "event", "status"], errors="ignore"
+    )
+    merged = periods.merge(
+        baseline.drop(columns=["clinic_id"]), on=["patient_id", "episode_no"], how="left"
+    )
+    return with_outcome(merged, spec.outcome)

@@ -1,0 +1,180 @@
+"""Relapse and attendance: weekly urine results, relapse events, missed doses, clinic months.
+
+The rows come from the store's SQL marts (``fct_screen_weeks``, ``fct_relapse_events``,
+``fct_missed_dose_days``, ``fct_patient_months``, ``fct_clinic_months``), parameterised by the
+cohort spec's gap rule and cut-off and restricted to the viewer's clinics; the cohort's other
+filters are applied by keeping the rows of the cohort's episodes.
+
+Weekly result characters: ``-`` negative, ``+`` positive, ``o`` missed or no screen that week,
+``*`` other (refused).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analytics import store
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes, resolve_as_of
+
+EPISODE_KEYS = ["patient_id", "episode_no"]
+RELAPSE_TYPES = ("positive_after_negative_run", "two_consecutive_positive")
+
+
+def _mart(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str
+) -> pd.DataFrame:
+    with reader.cursor() as cur:
+        params = {
+            "gap_days": spec.gap_days,
+            "as_of": resolve_as_of(cur, spec),
+            **store.scope_params(cur, viewer),
+        }
+        return store.run_query(cur, name, params)
+
+
+def _in_cohort(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    return rows.merge(episodes[EPISODE_KEYS], on=EPISODE_KEYS, how="inner")
+
+
+def screen_weeks(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> pd.DataFrame:
+    """One row per cohort episode and week in treatment: ``patient_id, clinic_id, episode_no,
+    week_no, opioid_result, any_result``."""
+    rows = _mart(reader, viewer, spec, "screen_weeks")
+    rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
+    return rows.sort_values([*EPISODE_KEYS, "week_no"], ignore_index=True)
+
+
+def weekly_strings(weeks: pd.DataFrame) -> pd.DataFrame:
+    """Urine strings per episode from weekly rows: ``opioid_string``, ``any_string`` (one
+    character per week), ``n_weeks``, ``n_screened_weeks``, ``n_negative_weeks`` and
+    ``proportion_negative`` (negative among weeks with a result, NaN if none)."""
+    ordered = weeks.sort_values([*EPISODE_KEYS, "week_no"])
+    grouped = ordered.groupby(["patient_id", "clinic_id", "episode_no"], sort=True)
+    out = grouped.agg(
+        opioid_string=("opioid_result", "".join),
+        any_string=("any_result", "".join),
+        n_weeks=("week_no", "size"),
+    ).reset_index()
+    screened = ordered["opioid_result"].isin(["+", "-"])
+    counts = (
+        ordered.assign(
+            screened=screened.astype(int), negative=(ordered["opioid_result"] == "-").astype(int)
+        )
+        .groupby(EPISODE_KEYS)[["screened", "negative"]]
+        .sum()
+        .rename(columns={"screened": "n_screened_weeks", "negative": "n_negative_weeks"})
+        .reset_index()
+    )
+    out = out.merge(counts, on=EPISODE_KEYS, how="left")
+    out["proportion_negative"] = out["n_negative_weeks"] / out["n_screened_weeks"].where(
+        out["n_screened_weeks"] > 0
+    )
+    return out
+
+
+def screen_strings(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """One row per cohort episode with its weekly urine strings (see :func:`weekly_strings`)."""
+    return weekly_strings(screen_weeks(reader, viewer, spec))
+
+
+def relapse_events(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Relapse events of the cohort's episodes: ``patient_id, clinic_id, episode_no, week_no,
+    relapse_type`` (a positive week after >= 4 negative weeks, or two positive weeks running)."""
+    rows = _mart(reader, viewer, spec, "relapse_events")
+    rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
+    return rows.sort_values([*EPISODE_KEYS, "week_no", "relapse_type"], ignore_index=True)
+
+
+def first_relapse_times(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Time to the first relapse per episode, with leaving treatment as a competing event.
+
+    Returns the episodes with ``relapse_days`` (the first day of the relapse week, counted from
+    the start, or the episode's duration) and ``relapse_status``: 1 relapse, 2 left treatment
+    before any relapse, 0 censored (still in treatment at the cut-off, no relapse).
+    """
+    first = events.groupby(EPISODE_KEYS, as_index=False)["week_no"].min()
+    out = episodes.merge(first, on=EPISODE_KEYS, how="left")
+    relapsed = out["week_no"].notna()
+    out["relapse_days"] = (out["week_no"] * 7 + 7).where(relapsed, out["duration_days"])
+    out["relapse_days"] = out[["relapse_days", "duration_days"]].min(axis=1).astype(float)
+    out["relapse_status"] = 0
+    out.loc[~relapsed & (out["event_observed"] == 1), "relapse_status"] = 2
+    out.loc[relapsed, "relapse_status"] = 1
+    return out.drop(columns=["week_no"])
+
+
+def first_relapse(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """The cohort's episodes with ``relapse_days`` and ``relapse_status`` (see
+    :func:`first_relapse_times`), for cumulative incidence of first relapse."""
+    episodes = cohort_episodes(reader, viewer, spec)
+    return first_relapse_times(episodes, relapse_events(reader, viewer, spec))
+
+
+def missed_dose_days(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Every missed dose day of the cohort's episodes: ``patient_id, clinic_id, episode_no,
+    missed_date`` (uncovered days inside an episode, and up to the cut-off if it is open)."""
+    rows = _mart(reader, viewer, spec, "missed_dose_days")
+    rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
+    return rows.sort_values([*EPISODE_KEYS, "missed_date"], ignore_index=True)
+
+
+def patient_months(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Missed doses per cohort episode and calendar month: ``patient_id, clinic_id,
+    episode_no, month_start, days_in_treatment, missed_days``."""
+    rows = _mart(reader, viewer, spec, "patient_months")
+    rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
+    return rows.sort_values([*EPISODE_KEYS, "month_start"], ignore_index=True)
+
+
+def missed_before_exit(missed: pd.DataFrame, episodes: pd.DataFrame, weeks: int = 12):
+    """Missed dose days per week before the end of closed episodes, by outcome.
+
+    Returns ``weeks_before_exit`` (1 = the last week before the last covered day), ``end_group``
+    ('dropout' or 'other exit'), ``n_episodes`` and ``mean_missed_days`` per episode.
+    """
+    closed = episodes[episodes["event_observed"] == 1]
+    dropout = closed["dropout_status"] == 1
+    closed = closed.assign(end_group=dropout.map({True: "dropout", False: "other exit"}))
+    merged = missed.merge(closed[[*EPISODE_KEYS, "end_date", "end_group"]], on=EPISODE_KEYS)
+    days_before = (
+        pd.to_datetime(merged["end_date"]) - pd.to_datetime(merged["missed_date"])
+    ).dt.days
+    merged["weeks_before_exit"] = days_before // 7 + 1
+    merged = merged[merged["weeks_before_exit"].between(1, weeks)]
+    counts = merged.groupby(["end_group", "weeks_before_exit"]).size().rename("missed_days")
+    n_by_group = closed.groupby("end_group").size().rename("n_episodes")
+    grid = pd.MultiIndex.from_product(
+        [n_by_group.index, range(1, weeks + 1)], names=["end_group", "weeks_before_exit"]
+    )
+    out = counts.reindex(grid, fill_value=0).reset_index()
+    out = out.merge(n_by_group.reset_index(), on="end_group")
+    out["mean_missed_days"] = out["missed_days"] / out["n_episodes"]
+    return out
+
+
+def clinic_months(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Per clinic and month: in treatment, admissions, exits by reason and the admission
+    cohort's 90-day and one-year retention counts (``fct_clinic_months``), for the spec's
+    clinics within the viewer's scope. Adds ``retention_90`` and ``retention_365``
+    (retained / evaluable, NaN when nobody is evaluable yet)."""
+    rows = _mart(reader, viewer, spec, "clinic_months")
+    if spec.clinic_ids:
+        rows = rows[rows["clinic_id"].isin(spec.clinic_ids)]
+    rows = rows.sort_values(["clinic_id", "month_start"], ignore_index=True)
+    for days in (90, 365):
+        evaluable = rows[f"n_evaluable_{days}"]
+        rows[f"retention_{days}"] = rows[f"n_retained_{days}"] / evaluable.where(evaluable > 0)
+    return rows

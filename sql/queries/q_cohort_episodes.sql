@@ -1,0 +1,44 @@
+-- Grain: one row per episode in the cohort, with outcome and baseline covariates.
+-- Parameters: $gap_days, $as_of (episode rule); $scope_clinic_ids (the viewer's clinics, always
+-- applied); filters where an empty list or null means "no restriction": $clinic_ids,
+-- $modalities, $admitted_from, $admitted_to, $age_min, $age_max, $sexes, $dose_bands,
+-- $family_support, $obstacle_themes, $ecological_levels, $episode_kind (all | first | repeat).
+select *
+from fct_episode_covariates($gap_days, $as_of)
+where
+    clinic_id in (select unnest($scope_clinic_ids::varchar[]))
+    and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
+    and (len($modalities::varchar[]) = 0 or list_contains($modalities::varchar[], modality))
+    and ($admitted_from::date is null or start_date >= $admitted_from::date)
+    and ($admitted_to::date is null or start_date <= $admitted_to::date)
+    and ($age_min::integer is null or age_years >= $age_min::integer)
+    and ($age_max::integer is null or age_years <= $age_max::integer)
+    and (len($sexes::varchar[]) = 0 or list_contains($sexes::varchar[], sex))
+    and (len($dose_bands::varchar[]) = 0 or list_contains($dose_bands::varchar[], dose_band))
+    and (
+        len($family_support::varchar[]) = 0
+        or list_contains($family_support::varchar[], family_support)
+    )
+    and (
+        len($obstacle_themes::varchar[]) = 0
+        or (list_contains($obstacle_themes::varchar[], 'personality_mood') and n_ob_personality_mood > 0)
+        or (list_contains($obstacle_themes::varchar[], 'cognitive') and n_ob_cognitive > 0)
+        or (list_contains($obstacle_themes::varchar[], 'skill') and n_ob_skill > 0)
+        or (list_contains($obstacle_themes::varchar[], 'family') and n_ob_family > 0)
+        or (list_contains($obstacle_themes::varchar[], 'socio_economic') and n_ob_socio_economic > 0)
+        or (list_contains($obstacle_themes::varchar[], 'treatment') and n_ob_treatment > 0)
+    )
+    and (
+        len($ecological_levels::varchar[]) = 0
+        or (list_contains($ecological_levels::varchar[], 'individual') and n_ob_individual > 0)
+        or (list_contains($ecological_levels::varchar[], 'interpersonal') and n_ob_interpersonal > 0)
+        or (list_contains($ecological_levels::varchar[], 'organisational') and n_ob_organisational > 0)
+        or (list_contains($ecological_levels::varchar[], 'community') and n_ob_community > 0)
+        or (list_contains($ecological_levels::varchar[], 'policy') and n_ob_policy > 0)
+    )
+    and (
+        $episode_kind = 'all'
+        or ($episode_kind = 'first' and is_first_episode)
+        or ($episode_kind = 'repeat' and not is_first_episode)
+    )
+order by clinic_id, start_date, patient_id

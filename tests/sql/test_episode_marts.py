@@ -1,0 +1,327 @@
+"""The episode, covariate, relapse and clinic-month marts on real DuckDB stores.
+
+Hand-written records in a small store check the rules that need other tables (discharges,
+screens); the demo store checks invariants and that the generator's true episodes come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from analytics import store
+from analytics.cohort_spec import CohortSpec
+from analytics.demo import generate_demo
+from analytics.episodes import cohort_episodes, cohort_periods
+from analytics.importing import import_frames
+from analytics.relapse import clinic_months, missed_dose_days, relapse_events, screen_strings
+from tests.conftest import DEMO_PATIENTS, DEMO_SEED
+
+D0 = dt.date(2025, 1, 6)  # a Monday
+AS_OF = dt.date(2025, 12, 31)
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+def _visit_rows(patient: str, clinic: str, days, take_home=None) -> list[dict]:
+    take_home = take_home or {}
+    return [
+        {
+            "patient_id": patient,
+            "clinic_id": clinic,
+            "visit_date": day(d),
+            "visit_time": "09:00:00",
+            "medication": "methadone",
+            "dose_mg": 60 + d // 30,
+            "is_supervised": take_home.get(d, 0) == 0,
+            "take_home_days": take_home.get(d, 0),
+        }
+        for d in days
+    ]
+
+
+@pytest.fixture(scope="module")
+def hand_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three patients with known histories.
+
+    P1 at C1: daily days 0-59 (ends day 59); discharge 'transferred' on day 61; then at C2 from
+        day 70 to day 99 with a discharge dated day 50 (before its last visit: ignored).
+    P2 at C1: daily days 0-39, a discharge 'completed' on day 30 (before the last visit: ignored
+        -> dropped out with no record); weekly opioid screens on days 0..35.
+    P3 at C1: daily from day 300 to the cut-off (open), 14-day take-home on day 320.
+    """
+    p1 = _visit_rows("P1", "C1", range(0, 60)) + _visit_rows("P1", "C2", range(70, 100))
+    p2 = _visit_rows("P2", "C1", range(0, 40))
+    p3 = _visit_rows("P3", "C1", [d for d in range(300, 360) if not 321 <= d <= 334], {320: 14})
+    screens = [
+        # P2: weeks 0-3 negative, week 4 positive (relapse after a negative run), week 5 positive
+        {
+            "patient_id": "P2",
+            "clinic_id": "C1",
+            "screen_date": day(7 * w + 1),
+            "substance": "opioids",
+            "result": result,
+        }
+        for w, result in enumerate(["negative"] * 4 + ["positive", "positive"])
+    ]
+    frames = {
+        "clinics": pd.DataFrame(
+            {
+                "clinic_id": ["C1", "C2"],
+                "clinic_name": ["One", "Two"],
+                "offers_mmt": True,
+                "offers_bmt": False,
+                "offers_hat": False,
+            }
+        ),
+        "patients": pd.DataFrame(
+            {
+                "patient_id": ["P1", "P2", "P3"],
+                "birth_year": [1980, 1990, 1970],
+                "sex": ["F", "M", "M"],
+            }
+        ),
+        "admissions": pd.DataFrame(
+            {
+                "admission_id": ["A1", "A2", "A3", "A4"],
+                "patient_id": ["P1", "P1", "P2", "P3"],
+                "clinic_id": ["C1", "C2", "C1", "C1"],
+                "admission_date": [day(0), day(70), day(0), day(300)],
+                "modality": "MMT",
+            }
+        ),
+        "discharges": pd.DataFrame(
+            {
+                "discharge_id": ["D1", "D2", "D3"],
+                "patient_id": ["P1", "P1", "P2"],
+                "clinic_id": ["C1", "C2", "C1"],
+                "discharge_date": [day(61), day(50), day(30)],
+                "reason_code": ["transferred", "died", "completed"],
+            }
+        ),
+        "dosing_visits": pd.DataFrame(p1 + p2 + p3),
+        "urine_screens": pd.DataFrame(screens),
+    }
+    path = tmp_path_factory.mktemp("hand") / "hand.duckdb"
+    import_frames(path, frames, cutoff=AS_OF, strict=True, source="test")
+    return path
+
+
+@pytest.fixture(scope="module")
+def hand_episodes(hand_store: Path) -> pd.DataFrame:
+    reader = store.StoreReader(hand_store)
+    out = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    reader.close()
+    return out.set_index(["patient_id", "episode_no"])
+
+
+def test_discharge_within_g_days_after_the_last_covered_day_gives_the_reason(hand_episodes):
+    first = hand_episodes.loc[("P1", 1)]
+    assert (first["end_date"], first["end_status"]) == (pd.Timestamp(day(59)), "transferred")
+    assert (first["event_observed"], first["dropout_status"]) == (1, 2)
+
+
+def test_discharge_before_the_last_visit_is_not_the_end_reason(hand_episodes):
+    assert hand_episodes.loc[("P1", 2), "end_status"] == "dropped_out_no_record"
+    p2 = hand_episodes.loc[("P2", 1)]
+    assert (p2["end_status"], p2["dropout_status"], p2["duration_days"]) == (
+        "dropped_out_no_record",
+        1,
+        40,
+    )
+
+
+def test_readmission_elsewhere_numbers_episodes_per_patient(hand_episodes):
+    assert hand_episodes.loc[("P1", 2), "clinic_id"] == "C2"
+    assert hand_episodes.loc[("P1", 2), "n_prior_episodes"] == 1
+    assert hand_episodes.loc[("P1", 2), "start_date"] == pd.Timestamp(day(70))
+
+
+def test_open_episode_is_censored_at_the_cut_off(hand_episodes):
+    p3 = hand_episodes.loc[("P3", 1)]
+    assert (p3["is_open"], p3["event_observed"], p3["dropout_status"]) == (True, 0, 0)
+    assert p3["end_status"] == "censored"
+    assert p3["duration_days"] == (AS_OF - day(300)).days + 1
+
+
+def test_baseline_covariates_of_a_known_patient(hand_episodes):
+    p2 = hand_episodes.loc[("P2", 1)]
+    assert p2["age_years"] == 2025 - 1990
+    assert p2["sex"] == "M"
+    assert p2["dose_day30_mg"] == 60  # day 30 of the episode is day 29: 60 + 29 // 30
+    assert p2["dose_max90_mg"] == 61  # days 30-39
+    assert p2["dose_band"] == "60-79"
+    assert pd.isna(p2["mspss_family"])  # no assessment: missing stays missing
+    assert p2["family_support"] == "unknown"
+
+
+def test_take_home_is_time_varying_from_its_first_day(hand_store: Path):
+    reader = store.StoreReader(hand_store)
+    spec = CohortSpec()
+    periods = cohort_periods(
+        reader, store.LOCAL_ADMIN, spec, cohort_episodes(reader, store.LOCAL_ADMIN, spec)
+    )
+    reader.close()
+    p3 = periods[periods["patient_id"] == "P3"].sort_values("start_day")
+    # the take-home on day 320 is day 20 of the episode: a cut there, 0 before and 1 after
+    assert 20 in p3["start_day"].tolist()
+    assert p3.loc[p3["start_day"] < 20, "is_take_home"].eq(0).all()
+    assert p3.loc[p3["start_day"] >= 20, "is_take_home"].eq(1).all()
+    assert p3["start_day"].iloc[1:].tolist() == p3["stop_day"].iloc[:-1].tolist()
+    assert p3["stop_day"].iloc[-1] == (AS_OF - day(300)).days + 1
+
+
+def test_missed_doses_inside_an_episode(hand_store: Path):
+    reader = store.StoreReader(hand_store)
+    missed = missed_dose_days(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=30))
+    reader.close()
+    # with G = 30, P1's C1 and C2 stays stay separate (other clinic) and have no missed day;
+    # P3's take-home covers 320-334 so nothing is missed; the cut-off is covered up to day 359
+    missed_p3 = missed[missed["patient_id"] == "P3"]["missed_date"]
+    expected = pd.date_range(day(360), AS_OF).date.tolist()
+    assert [d.date() if hasattr(d, "date") else d for d in missed_p3] == expected
+
+
+def test_weekly_urine_strings_and_relapse_events(hand_store: Path):
+    reader = store.StoreReader(hand_store)
+    strings = screen_strings(reader, store.LOCAL_ADMIN, CohortSpec())
+    events = relapse_events(reader, store.LOCAL_ADMIN, CohortSpec())
+    reader.close()
+    p2 = strings[strings["patient_id"] == "P2"].iloc[0]
+    assert p2["opioid_string"] == "----++"
+    assert p2["n_screened_weeks"] == 6
+    assert p2["proportion_negative"] == pytest.approx(4 / 6)
+    p2_events = events[events["patient_id"] == "P2"]
+    assert p2_events[["week_no", "relapse_type"]].values.tolist() == [
+        [4, "positive_after_negative_run"],
+        [5, "two_consecutive_positive"],
+    ]
+
+
+# --- the demo store -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_episodes(demo_store: Path) -> pd.DataFrame:
+    reader = store.StoreReader(demo_store)
+    out = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    reader.close()
+    return out
+
+
+def test_no_overlapping_episodes_per_patient(demo_episodes: pd.DataFrame):
+    ordered = demo_episodes.sort_values(["patient_id", "start_date"])
+    next_start = ordered.groupby("patient_id")["start_date"].shift(-1)
+    assert not (next_start <= ordered["end_date"]).any()
+
+
+def test_durations_and_statuses(demo_episodes: pd.DataFrame):
+    assert (demo_episodes["duration_days"] >= 1).all()
+    assert demo_episodes[["patient_id", "episode_no"]].duplicated().sum() == 0
+    assert demo_episodes["end_status"].notna().all()
+    assert ((demo_episodes["end_status"] == "censored") == demo_episodes["is_open"]).all()
+    closed = demo_episodes[~demo_episodes["is_open"]]
+    assert (
+        closed["duration_days"] == (closed["end_date"] - closed["start_date"]).dt.days + 1
+    ).all()
+    competing = demo_episodes["end_status"].isin(
+        ["completed", "transferred", "incarcerated", "died"]
+    )
+    assert (demo_episodes.loc[competing, "dropout_status"] == 2).all()
+    assert (demo_episodes.loc[demo_episodes["is_open"], "dropout_status"] == 0).all()
+
+
+def test_the_generators_true_episodes_come_back(demo_episodes: pd.DataFrame, demo_as_of):
+    truth = generate_demo(n_patients=DEMO_PATIENTS, seed=DEMO_SEED).truth
+    truth = truth.assign(
+        patient_id=truth["patient_id"].astype(str), clinic_id=truth["clinic_id"].astype(str)
+    )
+    merged = truth.merge(
+        demo_episodes,
+        on=["patient_id", "clinic_id", "start_date"],
+        how="outer",
+        suffixes=("_true", ""),
+        indicator=True,
+    )
+    assert (merged["_merge"] == "both").mean() == 1.0
+    closed = merged[~merged["is_open_true"]]
+    assert (closed["end_date_true"] == closed["end_date"]).mean() == 1.0
+    # an exit within G days of the cut-off cannot be seen yet: the contract keeps it open
+    recent_exit = (pd.Timestamp(demo_as_of) - merged["end_date_true"]).dt.days <= 7
+    assert ((merged["is_open_true"] | recent_exit) == merged["is_open"]).mean() == 1.0
+    recorded = merged[merged["has_discharge_record"] & ~merged["is_open_true"]]
+    assert (recorded["reason_code"] == recorded["end_status"]).mean() > 0.99
+
+
+def test_clinic_months_agree_with_the_episodes(demo_store: Path, demo_episodes, demo_as_of):
+    reader = store.StoreReader(demo_store)
+    months = clinic_months(reader, store.LOCAL_ADMIN, CohortSpec())
+    reader.close()
+    assert months["n_admissions"].sum() == len(demo_episodes)
+    assert months["n_exits"].sum() == (~demo_episodes["is_open"]).sum()
+    last = months[months["month_start"] == pd.Timestamp(demo_as_of.replace(day=1))]
+    observed_end = demo_episodes["start_date"] + pd.to_timedelta(
+        demo_episodes["duration_days"] - 1, unit="D"
+    )
+    in_last_month = (
+        (observed_end >= pd.Timestamp(demo_as_of.replace(day=1)))
+        .groupby(demo_episodes["clinic_id"])
+        .sum()
+    )
+    assert last.set_index("clinic_id")["n_in_treatment"].to_dict() == in_last_month.to_dict()
+    evaluable = demo_episodes[
+        demo_episodes["start_date"] + pd.Timedelta(days=364) <= pd.Timestamp(demo_as_of)
+    ]
+    assert months["n_evaluable_365"].sum() == len(evaluable)
+    assert months["n_retained_365"].sum() == (evaluable["duration_days"] >= 365).sum()
+
+
+def test_every_sql_file_is_in_the_build_list():
+    listed = {path.resolve() for path in store.build_order()}
+    on_disk = {
+        path.resolve()
+        for layer in store.BUILT_LAYERS
+        for path in (store.SQL_DIR / layer).glob("*.sql")
+    }
+    assert on_disk - listed == set(), "add these files to sql/build_order.txt"
+    assert listed - on_disk == set(), "sql/build_order.txt names files that do not exist"
+
+
+def test_the_gap_rule_and_cut_off_change_without_a_rebuild(demo_store: Path):
+    con = duckdb.connect(str(demo_store), read_only=True)
+    counts = {
+        gap: con.execute(
+            "select count(*) from fct_episodes($g, $a)", {"g": gap, "a": dt.date(2026, 6, 30)}
+        ).fetchall()[0][0]
+        for gap in (7, 14, 30)
+    }
+    earlier = con.execute(
+        "select max(start_date) from fct_episodes(7, $a)", {"a": dt.date(2024, 1, 1)}
+    ).fetchall()[0][0]
+    con.close()
+    assert counts[7] >= counts[14] >= counts[30] > 0
+    assert earlier <= dt.date(2024, 1, 1)
+
+
+def test_fast_spans_equal_the_per_visit_episode_assignment(demo_store: Path):
+    con = duckdb.connect(str(demo_store), read_only=True)
+    params = {"a": dt.date(2026, 6, 30)}
+    fast = con.execute(
+        "select patient_id, clinic_id, episode_seq, start_date, end_date, last_visit_date,"
+        " n_visits from int_episode_spans(14, $a) order by all",
+        params,
+    ).fetchall()
+    per_visit = con.execute(
+        "select patient_id, clinic_id, episode_seq, min(visit_date), max(cover_end_date),"
+        " max(visit_date), count(*) from int_episode_visits(14, $a) group by all order by all",
+        params,
+    ).fetchall()
+    con.close()
+    assert len(fast) > 500
+    assert fast == per_visit
