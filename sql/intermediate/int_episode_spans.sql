@@ -1,10 +1,11 @@
 -- Grain: one row per treatment episode (patient, clinic, episode_seq), from attendance alone.
 -- Macro parameters: gap_days, as_of. The rules are those of int_episode_visits.sql; this is
--- the fast form for whole-store scans: one sort of the visits, in which every window shares the
--- same partition and order, and then work on the (few) episode-start rows only.
---   a start row is a visit more than G uncovered days after all coverage before it;
---   an episode's end, last visit and visit count are read off the next start row (coverage,
---   date and row number just before it) or, for the last episode, off the whole partition.
+-- the fast form for whole-store scans, with one sort of the visits and only cumulative
+-- (streaming) windows on it:
+--   coverage_so_far  the latest covered day of this and all earlier visits;
+--   a visit ends an episode when the next visit comes more than G uncovered days after
+--   coverage_so_far (or there is no next visit). The end rows are few: each episode's start
+--   is read off the previous end row (its next visit), or the partition's first visit.
 create or replace macro int_episode_spans(gap_days, as_of) as table
 with visits as (
     select
@@ -22,47 +23,40 @@ scanned as (
         patient_id,
         clinic_id,
         visit_date,
-        medication,
-        max(cover_end_date) over preceding_rows as prior_cover_end_date,
-        lag(visit_date) over ordered as prior_visit_date,
+        max(cover_end_date) over cumulative as coverage_so_far,
+        lead(visit_date) over ordered as next_visit_date,
+        lead(medication) over ordered as next_medication,
         row_number() over ordered as row_no,
-        count(*) over whole_partition as partition_rows,
-        max(cover_end_date) over whole_partition as partition_end_date,
-        max(visit_date) over whole_partition as partition_last_visit_date
+        first_value(visit_date) over cumulative as first_visit_date,
+        first_value(medication) over cumulative as first_medication
     from visits
     window
         ordered as (partition by patient_id, clinic_id order by visit_date),
-        preceding_rows as (
+        cumulative as (
             partition by patient_id, clinic_id
             order by visit_date
-            rows between unbounded preceding and 1 preceding
-        ),
-        whole_partition as (
-            partition by patient_id, clinic_id
-            order by visit_date
-            rows between unbounded preceding and unbounded following
+            rows between unbounded preceding and current row
         )
 ),
 
-starts as (
+episode_ends as (
     select *
     from scanned
-    where prior_cover_end_date is null or visit_date - prior_cover_end_date - 1 > gap_days
+    where next_visit_date is null or next_visit_date - coverage_so_far - 1 > gap_days
 ),
 
 spans as (
     select
         patient_id,
         clinic_id,
-        row_number() over next_start as episode_seq,
-        visit_date as start_date,
-        coalesce(lead(prior_cover_end_date) over next_start, partition_end_date) as end_date,
-        coalesce(lead(prior_visit_date) over next_start, partition_last_visit_date)
-            as last_visit_date,
-        coalesce(lead(row_no) over next_start, partition_rows + 1) - row_no as n_visits,
-        medication as first_medication
-    from starts
-    window next_start as (partition by patient_id, clinic_id order by visit_date)
+        row_number() over previous_end as episode_seq,
+        coalesce(lag(next_visit_date) over previous_end, first_visit_date) as start_date,
+        coverage_so_far as end_date,
+        visit_date as last_visit_date,
+        row_no - coalesce(lag(row_no) over previous_end, 0) as n_visits,
+        coalesce(lag(next_medication) over previous_end, first_medication) as first_medication
+    from episode_ends
+    window previous_end as (partition by patient_id, clinic_id order by visit_date)
 )
 
 select
