@@ -1,4 +1,5 @@
-"""The `retention` command: import files, build the demo store, write templates, serve.
+"""The `retention` command: import files, build the demo store, write templates, manage users,
+serve.
 
 Every sub-command prints counts and file names, never patient identifiers.
 """
@@ -49,6 +50,57 @@ def _demo(args: argparse.Namespace) -> int:
         store_path, n_patients=args.patients, seed=args.seed, replace=args.force
     )
     print(result.summary())
+    _print_demo_accounts(store_path)
+    return 0
+
+
+def _print_demo_accounts(store_path: Path) -> None:
+    from analytics.users import create_demo_accounts
+
+    accounts = create_demo_accounts(store_path, now=dt.datetime.now(dt.UTC))
+    print("Demo accounts (synthetic data only; they stop working if real data is imported):")
+    for user_name, role, clinics, password in accounts:
+        print(f"  {user_name:<16} {role:<15} clinics: {clinics:<8} password: {password}")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password from stdin (--password-stdin) or a prompt typed twice; never echoed."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise RetentionError("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _users(args: argparse.Namespace) -> int:
+    from analytics import users
+
+    now = dt.datetime.now(dt.UTC)
+    if args.users_command == "list":
+        table = users.list_users(args.store)
+        print(table.to_string(index=False) if len(table) else "No users: single-user mode.")
+    elif args.users_command == "add":
+        clinics = [c.strip() for c in args.clinics.split(",") if c.strip()] if args.clinics else []
+        users.check_user_name(args.user_name)
+        record = users.add_user(
+            args.store,
+            args.user_name,
+            _read_password(args),
+            role=args.role,
+            clinic_ids=clinics,
+            now=now,
+        )
+        print(f"Added {record.user_name} ({record.role}).")
+    elif args.users_command == "reset":
+        users.check_user_name(args.user_name)
+        users.reset_password(args.store, args.user_name, _read_password(args), now=now)
+        print(f"New password set for {args.user_name}; their sessions have ended.")
+    else:
+        users.remove_user(args.store, args.user_name, now=now)
+        print(f"Removed {args.user_name}.")
     return 0
 
 
@@ -133,10 +185,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8501)
     serve.set_defaults(func=_serve)
 
+    _add_users_parser(sub)
+    __import__("analytics.report_cli").report_cli.add_report_parser(sub)
+
     dictionary = sub.add_parser("data-dictionary", help="print the import file format")
     dictionary.add_argument("--out", default=None)
     dictionary.set_defaults(func=_data_dictionary)
     return parser
+
+
+def _add_users_parser(sub) -> None:
+    users = sub.add_parser(
+        "users", help="manage dashboard users (sign-in is required once one exists)"
+    )
+    actions = users.add_subparsers(dest="users_command", required=True)
+    add = actions.add_parser("add", help="add a user (password prompted, never echoed)")
+    add.add_argument("user_name")
+    add.add_argument("--role", required=True, choices=["admin", "clinic_manager", "researcher"])
+    add.add_argument("--clinics", default=None, help="clinic managers: C01,C02")
+    reset = actions.add_parser("reset", help="set a new password (ends the user's sessions)")
+    reset.add_argument("user_name")
+    for action in (add, reset):
+        action.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+    remove = actions.add_parser("remove", help="remove a user")
+    remove.add_argument("user_name")
+    listing = actions.add_parser("list", help="list users (no passwords)")
+    for action in (add, reset, remove, listing):
+        action.add_argument("--store", default=str(DEFAULT_STORE))
+    users.set_defaults(func=_users)
 
 
 def main(argv: list[str] | None = None) -> int:

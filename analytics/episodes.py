@@ -197,11 +197,22 @@ def cohort_episodes(
     ``event`` and ``status``, the outcome under ``spec.outcome`` (for ``any_exit`` ``status``
     equals ``event``; for ``dropout`` it is ``dropout_status``).
     """
+    from analytics.access import patient_rows  # access builds on the store, as we do
+
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
-        params = {**cohort_params(spec, as_of), **store.scope_params(cur, viewer)}
-        frame = store.run_query(cur, "cohort_episodes", params)
-    return with_outcome(frame, spec.outcome)
+    frame = patient_rows(reader, viewer, "cohort_episodes", cohort_params(spec, as_of))
+    return with_outcome(numeric_ages(frame), spec.outcome)
+
+
+def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:
+    """De-identified rows carry ages 90 and over as "90+": models need numbers, so the group
+    becomes 90 (the group's floor), never the true age."""
+    if "age_years" in frame.columns and frame["age_years"].dtype == object:
+        frame = frame.assign(
+            age_years=pd.to_numeric(frame["age_years"].replace("90+", "90"), errors="coerce")
+        )
+    return frame
 
 
 def with_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
@@ -223,10 +234,13 @@ def cohort_periods(
 ) -> pd.DataFrame:
     """Counting-process rows (``start_day, stop_day``] with time-varying covariates for the
     cohort's episodes, joined to their baseline covariates; ``event`` follows ``spec.outcome``."""
+    from analytics.access import patient_rows
+
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
-        params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
-        periods = store.run_query(cur, "episode_periods", params)
+    periods = patient_rows(
+        reader, viewer, "episode_periods", {"gap_days": spec.gap_days, "as_of": as_of}
+    )
     keys = episodes[["patient_id", "episode_no"]]
     periods = periods.merge(keys, on=["patient_id", "episode_no"], how="inner")
     baseline = episodes.drop(

@@ -18,3 +18,8 @@ class SurvivalInputError(RetentionError):
     """Survival data cannot be analysed as given (empty cohort, negative or missing durations,
     no events, a constant covariate...). The message names the column, the number of offending
     rows and what to do."""
+
+
+class AccessDenied(RetentionError):
+    """The viewer may not see or do what was asked (role, clinic scope, sign-in, session).
+    The message names what was refused and, where there is one, what to do instead."""

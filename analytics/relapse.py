@@ -16,6 +16,7 @@ import pandas as pd
 from analytics import store
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import cohort_episodes, resolve_as_of
+from analytics.suppression import suppress_counts, suppression_threshold
 
 EPISODE_KEYS = ["patient_id", "episode_no"]
 RELAPSE_TYPES = ("positive_after_negative_run", "two_consecutive_positive")
@@ -24,13 +25,13 @@ RELAPSE_TYPES = ("positive_after_negative_run", "two_consecutive_positive")
 def _mart(
     reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str
 ) -> pd.DataFrame:
+    from analytics.access import patient_rows  # access builds on the store, as we do
+
     with reader.cursor() as cur:
-        params = {
-            "gap_days": spec.gap_days,
-            "as_of": resolve_as_of(cur, spec),
-            **store.scope_params(cur, viewer),
-        }
-        return store.run_query(cur, name, params)
+        params = {"gap_days": spec.gap_days, "as_of": resolve_as_of(cur, spec)}
+    if name == "clinic_months":  # aggregate rows: scoped here, suppressed by the caller
+        return reader.scoped_query(name, viewer, params)
+    return patient_rows(reader, viewer, name, params)
 
 
 def _in_cohort(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +164,41 @@ def missed_before_exit(missed: pd.DataFrame, episodes: pd.DataFrame, weeks: int 
     return out
 
 
+EXIT_COLUMNS = (
+    "n_exits_completed",
+    "n_exits_dropped_out",
+    "n_exits_dropped_out_no_record",
+    "n_exits_discharged_by_clinic",
+    "n_exits_transferred",
+    "n_exits_incarcerated",
+    "n_exits_died",
+    "n_exits_other",
+)
+
+
+def suppress_clinic_months(rows: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """Small-cell suppression of clinic-month counts for viewers without identifiable access.
+
+    Exits by reason add up to ``n_exits`` (suppressed as one line with complementary cells);
+    in treatment and admissions are suppressed on their own; a retention pair (evaluable,
+    retained) is hidden whole when either the retained or the not-retained count is small,
+    since each is the other's complement.
+    """
+    out = suppress_counts(rows, [*EXIT_COLUMNS, "n_exits"], threshold, complementary="rows")
+    single = suppress_counts(
+        rows, ["n_in_treatment", "n_admissions"], threshold, complementary="none"
+    )
+    out[["n_in_treatment", "n_admissions"]] = single[["n_in_treatment", "n_admissions"]]
+    for days in (90, 365):
+        evaluable = rows[f"n_evaluable_{days}"].astype(float)
+        retained = rows[f"n_retained_{days}"].astype(float)
+        small = lambda n: (n > 0) & (n < threshold)  # noqa: E731
+        hide = small(evaluable) | small(retained) | small(evaluable - retained)
+        out[f"n_evaluable_{days}"] = evaluable.mask(hide)
+        out[f"n_retained_{days}"] = retained.mask(hide)
+    return out
+
+
 def clinic_months(
     reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
 ) -> pd.DataFrame:
@@ -174,6 +210,10 @@ def clinic_months(
     if spec.clinic_ids:
         rows = rows[rows["clinic_id"].isin(spec.clinic_ids)]
     rows = rows.sort_values(["clinic_id", "month_start"], ignore_index=True)
+    if not viewer.identifiable:
+        with reader.cursor() as cur:
+            threshold = suppression_threshold(cur)
+        rows = suppress_clinic_months(rows, threshold)
     for days in (90, 365):
         evaluable = rows[f"n_evaluable_{days}"]
         rows[f"retention_{days}"] = rows[f"n_retained_{days}"] / evaluable.where(evaluable > 0)

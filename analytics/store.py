@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -61,6 +62,40 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
         "insert or replace into store_settings values ('schema_version', $v)",
         {"v": SCHEMA_VERSION},
     )
+    execute(
+        con,
+        "insert or replace into store_settings values ('layers_hash', $h)",
+        {"h": layers_hash()},
+    )
+
+
+def layers_hash() -> str:
+    """A fingerprint of the SQL that builds the store, to notice a store built by older code."""
+    digest = hashlib.sha256()
+    for path in build_order():
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def stored_layers_hash(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute(
+        "select setting_value from store_settings where setting_key = 'layers_hash'"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def ensure_current_layers(path: str | os.PathLike) -> bool:
+    """Rebuild the views and macros of a store written by an older version (atomically).
+
+    Returns True if the store was rebuilt. Base tables and data are untouched.
+    """
+    with connect(path, read_only=True) as con:
+        current = stored_layers_hash(con) == layers_hash()
+    if current:
+        return False
+    with writable_copy(path):
+        pass
+    return True
 
 
 def _load_codebook(con: duckdb.DuckDBPyConnection) -> None:
@@ -234,6 +269,8 @@ class StoreReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.exists() and os.access(self.path.parent, os.W_OK):
+            ensure_current_layers(self.path)
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._signature: tuple[int, int, int] | None = None
@@ -273,8 +310,26 @@ class StoreReader:
             self._signature = None
 
     def scoped_query(
+        self,
+        name: str,
+        viewer: Viewer,
+        params: Mapping[str, Any] | None = None,
+        *,
+        what: str | None = None,
+    ) -> pd.DataFrame:
+        """Run a named query restricted to the viewer's clinics (``$scope_clinic_ids``), as
+        ``analytics.access.guarded_query`` allows: clinic filters outside the viewer's scope
+        and patient-level queries for viewers without identifiable access raise AccessDenied;
+        identifiable patient rows are audited (``what`` names the page or export); aggregate
+        counts are suppressed for viewers without identifiable access."""
+        from analytics.access import guarded_query  # access builds on this module
+
+        return guarded_query(self, name, viewer, params, what=what)
+
+    def unguarded_scoped_query(
         self, name: str, viewer: Viewer, params: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Run a named query restricted to the viewer's clinics (``$scope_clinic_ids``)."""
+        """The clinic-scoped query with no role checks, audit or suppression: only for
+        ``analytics.access``, which adds them."""
         with self.cursor() as cur:
             return run_query(cur, name, {**(params or {}), **scope_params(cur, viewer)})

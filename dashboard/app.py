@@ -1,4 +1,4 @@
-"""Router: page registry, shared frame. Run with `retention serve --store PATH`."""
+"""Router: sign-in gate, page registry, shared frame. Run with `retention serve --store PATH`."""
 
 import sys
 from pathlib import Path
@@ -8,8 +8,8 @@ import streamlit as st
 # `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import data, widgets  # noqa: E402
-from dashboard.registry import PAGES  # noqa: E402
+from dashboard import auth, data, widgets  # noqa: E402
+from dashboard.registry import visible_pages  # noqa: E402
 
 st.set_page_config(page_title="OAT retention", page_icon="💊", layout="wide")
 
@@ -21,10 +21,13 @@ with widgets.error_panel():
         )
         st.stop()
 
+# Sign-in gate: with users, nobody reaches a page before signing in (single-user mode: admin).
+viewer = auth.gate()
+
 navigation = st.navigation(
     {
         section: [st.Page(page.path, title=page.title, url_path=page.url_path) for page in pages]
-        for section, pages in PAGES.items()
+        for section, pages in visible_pages(viewer.role).items()
     }
 )
 navigation.run()
