@@ -4,6 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
+from analytics.access import can
 from dashboard import data, widgets
 
 st.title("Data")
@@ -48,8 +49,8 @@ with widgets.error_panel():
             "Fix them in the source file and import it again: rows already loaded are skipped."
         )
         st.dataframe(problems, hide_index=True, width="stretch")
-        if data.current_viewer().identifiable:
-            with st.expander("Rows as sent (identifiable)"):
+        if can(data.current_viewer(), "view_all_clinics"):
+            with st.expander("Rows as sent (identifiable; administrators only)"):
                 st.dataframe(
                     data.scoped_query("quarantine_rows", import_id=None),
                     hide_index=True,
@@ -57,6 +58,9 @@ with widgets.error_panel():
                 )
 
 st.subheader("Import files")
+if not can(data.current_viewer(), "import"):
+    st.info("Imports are for administrators: ask one to load new files.")
+    st.stop()
 st.write(
     "One file per table, named after it (`patients.csv`, `dosing_visits_2024.xlsx`, "
     "`urine_screens.parquet`). See the data dictionary in `docs/data_dictionary.md`."
