@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from analytics.errors import RetentionError
+from analytics.report_cli import add_report_parser
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_STORE = Path("data/demo.duckdb")
@@ -186,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     _add_users_parser(sub)
-    __import__("analytics.report_cli").report_cli.add_report_parser(sub)
+    add_report_parser(sub)
 
     dictionary = sub.add_parser("data-dictionary", help="print the import file format")
     dictionary.add_argument("--out", default=None)
