@@ -1,0 +1,170 @@
+"""Relapse patterns of a cohort, for the Relapse page: the lasagna of weekly urine results,
+the proportion positive by week, cumulative incidence of first relapse and missed doses
+before dropout. The rows come from :mod:`analytics.relapse` (the store's SQL marts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics import relapse
+from analytics.cohort_analysis import ALL, add_groupings, check_grouping, with_group
+from analytics.cohort_spec import CohortSpec
+from analytics.errors import SurvivalInputError
+from analytics.survival import cumulative_incidence, gray_test
+
+RESULT_CATEGORIES = {"-": "negative", "+": "positive", "o": "missed", "*": "other"}
+LASAGNA_MAX_PATIENTS = 300
+LASAGNA_SEED = 20261124
+RELAPSE_CAUSES = {1: "First relapse", 2: "Left treatment before relapsing"}
+
+
+@dataclass(frozen=True)
+class RelapseData:
+    """The cohort's weekly screens, episodes with first-relapse times, and missed dose days."""
+
+    weeks: pd.DataFrame
+    first: pd.DataFrame
+    missed: pd.DataFrame
+
+
+def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
+    """Everything the Relapse page needs for the spec's cohort, read once."""
+    weeks = relapse.screen_weeks(reader, viewer, spec)
+    first = relapse.first_relapse(reader, viewer, spec)
+    missed = relapse.missed_dose_days(reader, viewer, spec)
+    return RelapseData(weeks, first, missed)
+
+
+def lasagna_frame(
+    weeks: pd.DataFrame,
+    episodes: pd.DataFrame,
+    *,
+    max_patients: int = LASAGNA_MAX_PATIENTS,
+    max_weeks: int = 52,
+    seed: int = LASAGNA_SEED,
+    result: str = "opioid_result",
+) -> tuple[pd.DataFrame, int]:
+    """Rows for ``analytics.charts.lasagna_chart``: one episode per row, weeks 0..max_weeks.
+
+    A random sample (fixed ``seed``) of at most ``max_patients`` episodes keeps the picture
+    readable. Rows are labelled by the episode's position in the sample (never the patient id).
+
+    Returns
+    -------
+    (frame, n_episodes): ``row_label, week, result`` (negative, positive, missed, other) and
+    how many episodes the cohort has with screens.
+    """
+    keys = weeks[["patient_id", "episode_no"]].drop_duplicates()
+    keys = keys.merge(episodes[["patient_id", "episode_no"]], on=["patient_id", "episode_no"])
+    n_total = len(keys)
+    if n_total == 0:
+        raise SurvivalInputError("No urine screens in this cohort: widen the filters.")
+    if n_total > max_patients:
+        keys = keys.sample(n=max_patients, random_state=np.random.default_rng(seed))
+    keys = keys.sort_values(["patient_id", "episode_no"]).reset_index(drop=True)
+    keys["row_label"] = [f"#{i + 1}" for i in range(len(keys))]
+    rows = weeks[weeks["week_no"] <= max_weeks].merge(keys, on=["patient_id", "episode_no"])
+    frame = pd.DataFrame(
+        {
+            "row_label": rows["row_label"],
+            "week": rows["week_no"].astype(int),
+            "result": rows[result].map(RESULT_CATEGORIES).fillna("other"),
+        }
+    )
+    return frame, n_total
+
+
+def positive_by_week(
+    weeks: pd.DataFrame,
+    episodes: pd.DataFrame,
+    *,
+    group: str = ALL,
+    max_weeks: int = 52,
+    missed_as_positive: bool = False,
+    result: str = "opioid_result",
+    min_n: int = 5,
+) -> pd.DataFrame:
+    """Proportion of screened episodes positive in each week since admission, with a Wilson
+    95% CI, per group.
+
+    A week counts when the episode has a result ("+" or "-"); with ``missed_as_positive`` a
+    missed screen ("o") counts as positive (the usual sensitivity analysis). Weeks with fewer
+    than ``min_n`` results are dropped.
+
+    Returns
+    -------
+    DataFrame with ``group, week, n, n_positive, proportion, lower, upper``.
+    """
+    check_grouping(group)
+    labelled = with_group(add_groupings(episodes), group)[["patient_id", "episode_no", "group"]]
+    data = weeks[weeks["week_no"] <= max_weeks].merge(labelled, on=["patient_id", "episode_no"])
+    counted = ["+", "-", "o"] if missed_as_positive else ["+", "-"]
+    positive = ["+", "o"] if missed_as_positive else ["+"]
+    data = data[data[result].isin(counted)]
+    data = data.assign(is_positive=data[result].isin(positive).astype(int))
+    table = (
+        data.groupby(["group", "week_no"], observed=True)["is_positive"]
+        .agg(n="size", n_positive="sum")
+        .reset_index()
+        .rename(columns={"week_no": "week"})
+    )
+    table = table[table["n"] >= min_n].copy()
+    z = stats.norm.ppf(0.975)
+    n, p = table["n"].to_numpy(float), (table["n_positive"] / table["n"]).to_numpy(float)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    table["proportion"], table["lower"], table["upper"] = p, centre - half, centre + half
+    table["group"] = table["group"].astype(str)
+    return table[["group", "week", "n", "n_positive", "proportion", "lower", "upper"]]
+
+
+def first_relapse_incidence(
+    first: pd.DataFrame, group: str = ALL
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cumulative incidence of first relapse, leaving treatment first as a competing event.
+
+    ``first`` holds the episodes with ``relapse_days`` and ``relapse_status`` (1 relapse,
+    2 left treatment first, 0 censored) from ``analytics.relapse.first_relapse``.
+
+    Returns
+    -------
+    (cif, tests): ``group, cause, time, n_risk, cif, lower, upper...``; Gray's test per cause
+    when there are two or more groups (``cause, method, statistic, df, p_value``).
+    """
+    check_grouping(group)
+    if first.empty:
+        raise SurvivalInputError("The cohort has no episodes: widen the filters.")
+    frame = with_group(add_groupings(first), group)
+    frame["group"] = frame["group"].astype(str)
+    frame["relapse_status"] = frame["relapse_status"].astype(int)
+    parts, tests = [], []
+    for cause, name in RELAPSE_CAUSES.items():
+        if not (frame["relapse_status"] == cause).any():
+            continue
+        kw = {"duration": "relapse_days", "status": "relapse_status", "cause": cause}
+        parts.append(cumulative_incidence(frame, group="group", **kw).assign(cause=name))
+        if frame["group"].nunique() >= 2:
+            tests.append(gray_test(frame, group="group", **kw).to_frame().assign(cause=name))
+    if not parts:
+        raise SurvivalInputError("No relapse and no exit in this cohort yet: nothing to show.")
+    columns = ["cause", "method", "statistic", "df", "p_value"]
+    test_frame = (
+        pd.concat(tests, ignore_index=True)[columns] if tests else pd.DataFrame(columns=columns)
+    )
+    return pd.concat(parts, ignore_index=True), test_frame
+
+
+def missed_before_dropout(
+    missed: pd.DataFrame, episodes: pd.DataFrame, weeks: int = 12
+) -> pd.DataFrame:
+    """Mean missed dose days per episode in each of the ``weeks`` weeks before the end of
+    treatment, dropouts vs other exits (:func:`analytics.relapse.missed_before_exit`)."""
+    closed = episodes[episodes["event_observed"] == 1]
+    if closed.empty:
+        raise SurvivalInputError("No episode in this cohort has ended yet.")
+    return relapse.missed_before_exit(missed, episodes, weeks=weeks)

@@ -1,0 +1,231 @@
+"""Research analyses (analytics.cohort_analysis, risk_models, relapse_patterns) on the demo
+store: each number is checked against a direct computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import cohort_analysis as ca
+from analytics import relapse_patterns as rp
+from analytics import risk_models as rm
+from analytics import store
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes, cohort_periods
+from analytics.errors import RetentionError, SurvivalInputError
+from analytics.survival import (
+    cox_ph,
+    cumulative_incidence,
+    fine_gray,
+    logrank_test,
+    rmst_difference,
+    survival_at,
+)
+
+VIEWER = store.LOCAL_ADMIN
+
+
+@pytest.fixture(scope="module")
+def reader(demo_store):
+    return store.StoreReader(demo_store)
+
+
+@pytest.fixture(scope="module")
+def episodes(reader):
+    return cohort_episodes(reader, VIEWER, CohortSpec())
+
+
+def test_table_one_counts_match_pandas(episodes):
+    table = ca.table_one(episodes, "modality")
+    sex = table[(table["variable"] == "sex") & (table["group"] == "MMT")].set_index("level")
+    direct = episodes.loc[episodes["modality"] == "MMT", "sex"].value_counts()
+    assert sex.loc["female", "n"] == direct["F"]
+    assert sex.loc["male", "n"] == direct["M"]
+    n_mmt = (episodes["modality"] == "MMT").sum()
+    assert sex.loc["female", "percent"] == pytest.approx(100 * direct["F"] / n_mmt)
+    total = table[(table["kind"] == "total")].set_index("group")["n"]
+    assert total["Overall"] == len(episodes)
+    assert total["BMT"] == (episodes["modality"] == "BMT").sum()
+
+
+def test_table_one_continuous_and_missing(episodes):
+    table = ca.table_one(episodes)
+    apgar = table[table["variable"] == "apgar_total"].iloc[0]
+    values = episodes["apgar_total"].astype(float)
+    assert apgar["n_missing"] == values.isna().sum() > 0
+    assert apgar["median"] == pytest.approx(values.median())
+    assert apgar["q1"] == pytest.approx(values.quantile(0.25))
+    assert apgar["sd"] == pytest.approx(values.std())
+    text = ca.format_table_one(table)
+    row = text[(text["Characteristic"] == "Family APGAR total (0–10)")]
+    assert set(row["Statistic"]) == {"median [IQR]", "mean (SD)", "missing, n"}
+    assert row.loc[row["Statistic"] == "missing, n", "Overall"].item() == str(
+        int(values.isna().sum())
+    )
+
+
+def test_gap_sensitivity_equals_survival_at_for_each_gap(reader):
+    spec = CohortSpec(modalities=("MMT",))
+    sensitivity = ca.gap_sensitivity_for(reader, VIEWER, spec).set_index("gap_days")
+    assert list(sensitivity.index) == [7, 14, 30]
+    for gap in (7, 14, 30):
+        eps = cohort_episodes(reader, VIEWER, spec.replace(gap_days=gap))
+        at = survival_at(eps, duration="duration_days", event="event", times=[90, 365])
+        assert sensitivity.loc[gap, "s365"] == pytest.approx(at["survival"].iloc[1], abs=1e-12)
+        assert sensitivity.loc[gap, "s90"] == pytest.approx(at["survival"].iloc[0], abs=1e-12)
+        assert sensitivity.loc[gap, "n_episodes"] == len(eps)
+    # longer gaps join breaks into fewer, longer episodes
+    assert sensitivity.loc[30, "n_episodes"] <= sensitivity.loc[7, "n_episodes"]
+
+
+def test_retention_curves_summary_and_tests(episodes):
+    km = ca.retention_curves(episodes, "dose_band")
+    mmt = episodes[episodes["dose_band"] == ">=80"]
+    at = survival_at(mmt, duration="duration_days", event="event", times=[365])
+    high = km.summary.set_index("group").loc["≥80 mg"]
+    assert high["s365"] == pytest.approx(at["survival"].iloc[0], abs=1e-12)
+    assert high["n_episodes"] == len(mmt)
+    labelled = episodes.assign(g=episodes["dose_band"])
+    direct = logrank_test(labelled, duration="duration_days", event="event", group="g")
+    tests = km.tests.set_index("method")
+    assert tests.loc["log-rank", "statistic"] == pytest.approx(direct.statistic)
+    assert any(m.startswith("log-rank trend") for m in tests.index)
+    assert high["s365"] > km.summary.set_index("group").loc["<60 mg", "s365"]
+    # the risk table starts with every episode of the group at time 0
+    first = km.risk_table[km.risk_table["time"] == 0].set_index("group")["n_risk"]
+    assert first["≥80 mg"] == len(mmt)
+
+
+def test_dropout_incidence_uses_dropout_status(reader):
+    spec = CohortSpec(outcome="any_exit")
+    eps = cohort_episodes(reader, VIEWER, spec)
+    cif, tests = ca.dropout_incidence(eps)
+    direct = cumulative_incidence(eps, duration="duration_days", status="dropout_status", cause=1)
+    dropout = cif[cif["cause"] == "Dropout"]
+    assert dropout["cif"].iloc[-1] == pytest.approx(direct["cif"].iloc[-1])
+    assert tests.empty  # one group: no Gray test
+
+
+def test_rmst_differences_against_reference(episodes):
+    table, diffs = ca.rmst_comparison(episodes, "sex")
+    assert list(table["group"]) == ["female", "male", "other / not stated"]
+    pair = episodes[episodes["sex"].isin(["F", "M"])]
+    direct = rmst_difference(
+        pair, duration="duration_days", event="event", tau=365, group="sex", reference="F"
+    )
+    assert diffs.iloc[0]["difference"] == pytest.approx(direct["difference"].iloc[0])
+    assert diffs.iloc[0]["reference"] == "female"
+
+
+def test_empty_cohort_and_unknown_grouping_give_sentences(episodes):
+    with pytest.raises(SurvivalInputError, match="no episodes"):
+        ca.retention_curves(episodes.iloc[:0])
+    with pytest.raises(RetentionError, match="Cannot group by"):
+        ca.retention_curves(episodes, "patient_id")
+    with pytest.raises(RetentionError, match="Cannot model"):
+        rm.fit_risk_model(episodes, ["end_status"])
+
+
+def test_mean_by_month_by_hand():
+    frame = pd.DataFrame(
+        {"days_since_start": [-5, 10, 50, 100, 120, 130, 95], "score": [1, 2, 3, 4, 6, 8, np.nan]}
+    )
+    out = ca.mean_by_month(frame, value="score", min_n=1).set_index("month")
+    assert out.loc[0, "n"] == 3
+    assert out.loc[0, "mean"] == pytest.approx(2.0)
+    assert out.loc[3, "n"] == 3
+    assert out.loc[3, "mean"] == pytest.approx(6.0)
+    half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert out.loc[3, "upper"] == pytest.approx(6.0 + half)
+
+
+def test_cox_model_matches_direct_fit(episodes):
+    model = rm.fit_risk_model(episodes, ["age_years", "dose_band", "has_no_income"])
+    frame = episodes.assign(
+        age_years=episodes["age_years"] / 10,
+        dose_band=pd.Categorical(
+            episodes["dose_band"], categories=["<60", "60-79", ">=80", "not_applicable"]
+        ),
+        has_no_income=episodes["has_no_income"].astype(float),
+    )
+    direct = cox_ph(
+        frame, duration="duration_days", event="event", cluster="patient_id",
+        covariates=["age_years", "dose_band", "has_no_income"],
+    )  # fmt: skip
+    assert np.allclose(model.coefficients["coef"], direct.coefficients["coef"])
+    assert model.coefficients.loc["dose_band[T.>=80]", "hr"] < 1
+    assert "GLOBAL" in set(model.ph["term"])
+    assert model.n == len(episodes)
+    assert model.n_dropped == 0
+    assert set(model.schoenfeld["term"]) == set(model.coefficients["label"])
+
+
+def test_time_varying_stratified_and_split_models(reader, episodes):
+    periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
+    tv = rm.fit_risk_model(episodes, ["is_take_home", "dose_band"], periods=periods)
+    assert "counting-process" in tv.method
+    assert tv.n_events == episodes["event"].sum()
+    strat = rm.fit_risk_model(episodes, ["age_years", "dose_band"], strata="dose_band")
+    assert list(strat.coefficients.index) == ["age_years"]
+    split = rm.fit_risk_model(
+        episodes, ["age_years", "has_no_income"], split_terms=["has_no_income"]
+    )
+    assert "has_no_income · days 1–90" in split.coefficients.index
+    assert "has_no_income · after day 90" in split.coefficients.index
+    # a rare level with no early event: a sentence, not a traceback
+    with pytest.raises(SurvivalInputError, match="infinite"):
+        rm.fit_risk_model(episodes, ["age_years", "sex"], split_terms=["sex"])
+
+
+def test_split_at_keeps_time_and_events():
+    frame = pd.DataFrame({"start_day": [0, 0, 100], "stop_day": [50, 200, 150], "event": [1, 1, 0]})
+    out = rm.split_at(frame, day=90, start="start_day", stop="stop_day", event="event")
+    assert (out["stop_day"] - out["start_day"]).sum() == 50 + 200 + 50
+    assert out["event"].sum() == 2
+    assert len(out) == 4
+
+
+def test_fine_gray_matches_direct_fit(episodes):
+    table, dropped = rm.fit_dropout_model(episodes, ["age_years", "has_no_income"])
+    frame = episodes.assign(
+        age_years=episodes["age_years"] / 10, has_no_income=episodes["has_no_income"].astype(float)
+    )
+    direct = fine_gray(
+        frame, duration="duration_days", status="dropout_status",
+        covariates=["age_years", "has_no_income"],
+    )  # fmt: skip
+    assert np.allclose(table["hr"], direct.coefficients["shr"])
+    assert dropped == 0
+
+
+def test_adjusted_curves_and_family_education(reader, episodes):
+    adjusted = rm.adjusted_curves(episodes, "modality", ["age_years", "sex"])
+    assert set(adjusted.at_365["group"]) == set(episodes["modality"])
+    assert adjusted.at_365["survival"].between(0, 1).all()
+    tests = ca.family_education_test(episodes)
+    assert tests["method"].iloc[0] == "log-rank stratified by family-support band"
+
+
+def test_support_and_outcomes_over_time(reader):
+    spec = CohortSpec()
+    support = ca.support_over_time_for(reader, VIEWER, spec, measure="apgar_total")
+    assert support["mean"].between(0, 10).all()
+    assert (support["month"] % 3 == 0).all()
+    crime = ca.outcomes_over_time_for(reader, VIEWER, spec, measure="any_offending")
+    assert crime["mean"].between(0, 1).all()
+    assert set(crime["group"]) <= {"MMT", "BMT", "HAT"}
+
+
+def test_relapse_patterns(reader):
+    rows = rp.relapse_data_for(reader, VIEWER, CohortSpec())
+    cells, n_total = rp.lasagna_frame(rows.weeks, rows.first, max_patients=50)
+    assert cells["row_label"].nunique() == 50 < n_total
+    assert set(cells["result"]) <= {"negative", "positive", "missed", "other"}
+    weekly = rp.positive_by_week(rows.weeks, rows.first).set_index("week")
+    week4 = rows.weeks[(rows.weeks["week_no"] == 4) & rows.weeks["opioid_result"].isin(["+", "-"])]
+    assert weekly.loc[4, "n"] == len(week4)
+    assert weekly.loc[4, "proportion"] == pytest.approx((week4["opioid_result"] == "+").mean())
+    cif, tests = rp.first_relapse_incidence(rows.first, "dose_band")
+    assert set(cif["cause"]) == set(rp.RELAPSE_CAUSES.values())
+    assert len(tests) == 2
