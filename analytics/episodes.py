@@ -199,10 +199,14 @@ def cohort_episodes(
     """
     from analytics.access import patient_rows  # access builds on the store, as we do
 
-    with reader.cursor() as cur:
-        as_of = resolve_as_of(cur, spec)
-    frame = patient_rows(reader, viewer, "cohort_episodes", cohort_params(spec, as_of))
-    return with_outcome(numeric_ages(frame), spec.outcome)
+    def compute() -> pd.DataFrame:
+        with reader.cursor() as cur:
+            as_of = resolve_as_of(cur, spec)
+        frame = patient_rows(reader, viewer, "cohort_episodes", cohort_params(spec, as_of))
+        return with_outcome(numeric_ages(frame), spec.outcome)
+
+    # several analyses of one page build on the same cohort: derive (and audit) it once
+    return reader.memoized(("cohort_episodes", viewer, spec), compute).copy()
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ until it notices the new data version and reopens.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -17,7 +18,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,8 @@ class StoreReader:
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._signature: tuple[int, int, int] | None = None
+        self._memo: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def _file_signature(self) -> tuple[int, int, int]:
         stat = os.stat(self.path)
@@ -301,6 +304,22 @@ class StoreReader:
     def data_version(self) -> int:
         with self.cursor() as cur:
             return data_version(cur)
+
+    def memoized(self, key: tuple, compute: Callable[[], Any], *, max_entries: int = 16) -> Any:
+        """``compute()``, remembered for ``key`` and the current data version (a few entries),
+        so that analytics functions building on the same cohort do not derive it again.
+        ``key`` must include everything the result depends on (viewer, spec, parameters)."""
+        full_key = (self.data_version(), *key)
+        with self._memo_lock:
+            if full_key in self._memo:
+                self._memo.move_to_end(full_key)
+                return self._memo[full_key]
+        value = compute()
+        with self._memo_lock:
+            self._memo[full_key] = value
+            while len(self._memo) > max_entries:
+                self._memo.popitem(last=False)
+        return value
 
     def close(self) -> None:
         with self._lock:
