@@ -47,3 +47,27 @@ def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
     )
+
+
+def figure_downloads(fig, *, name: str, key: str) -> None:
+    """PNG and SVG downloads of a plotly figure, rendered only when clicked
+    (``analytics.export.figure_bytes``; the first render starts Chromium, ~2 s)."""
+    from analytics.export import figure_bytes
+
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "PNG",
+        lambda: figure_bytes(fig, "png", scale=2),
+        file_name=f"{name}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        on_click="ignore",
+    )
+    right.download_button(
+        "SVG",
+        lambda: figure_bytes(fig, "svg"),
+        file_name=f"{name}.svg",
+        mime="image/svg+xml",
+        key=f"{key}_svg",
+        on_click="ignore",
+    )

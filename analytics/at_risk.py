@@ -1,0 +1,361 @@
+"""Patients in treatment now with warning signs of leaving: the clinic manager's at-risk list.
+
+Identifiable: one row per open episode with the patient's id, so only viewers with
+identifiable access may call :func:`at_risk_patients` (others get :class:`AccessDenied`).
+
+Warning signs (each a boolean column; ``reasons`` spells out the ones present)
+---------------------------------------------------------------------------------
+``missed_recent``
+    any missed dose day in the last 7 days before the cut-off (``missed_7d``; ``missed_14d``
+    counts the last 14 days). A missed day is an uncovered day inside an open episode.
+``positive_screen``
+    a positive opioid urine screen in a week starting in the last 4 weeks.
+``relapse``
+    a relapse after a run of >= 4 negative weeks, in a week starting in the last 12 weeks.
+``low_family_support``
+    MSPSS family support "low" or Family APGAR "severe dysfunction".
+``no_take_homes``
+    in treatment for 6 months (182 days) or more and never given a take-home dose in this
+    episode (buprenorphine depot counts as a take-home).
+``high_model_risk``
+    predicted probability of leaving within 90 days of at least :data:`HIGH_RISK`.
+
+Model
+-----
+A Cox model of leaving treatment (any exit), fitted on every episode the viewer may see (open
+and closed, all clinics in scope) in counting-process form, with baseline covariates (age, sex,
+treatment (modality, and for methadone the dose band at day 30), prior episodes, family
+support, drug-using friends, no income)
+and take-home status as a time-varying covariate. For an open episode at day ``t``, with its
+current covariates x, P(leave by t + 90 | in treatment at t) = 1 − S(t + 90 | x) / S(t | x).
+If the model cannot be fitted (too few episodes or events), ``risk_90d`` is NaN and
+``model_note`` says why; the other signs are still shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics import store
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes, cohort_periods, resolve_as_of
+from analytics.errors import AccessDenied, RetentionError
+from analytics.survival import CoxResult, cox_ph
+
+KEYS = ["patient_id", "episode_no"]
+HORIZON_DAYS = 90
+HIGH_RISK = 0.25
+SCREEN_WINDOW_WEEKS = 4
+RELAPSE_WINDOW_WEEKS = 12
+TAKE_HOME_AFTER_DAYS = 182
+MIN_MODEL_EVENTS = 20
+MODEL_COVARIATES = [
+    "age_years",
+    "sex",
+    "treatment",
+    "n_prior_episodes",
+    "family_support",
+    "has_drug_using_friends",
+    "has_no_income",
+    "is_take_home",
+]
+SIGNS = {
+    "missed_recent": "missed doses in the last 7 days",
+    "positive_screen": "positive opioid screen in the last 4 weeks",
+    "relapse": "relapse after a negative run in the last 12 weeks",
+    "low_family_support": "low family support",
+    "no_take_homes": "no take-homes after 6+ months",
+    "high_model_risk": f"predicted risk of leaving within 90 days ≥ {HIGH_RISK:.0%}",
+}
+COLUMNS = [
+    "patient_id",
+    "clinic_id",
+    "clinic_name",
+    "episode_no",
+    "start_date",
+    "days_in_treatment",
+    "modality",
+    "missed_7d",
+    "missed_14d",
+    "n_positive_4w",
+    "risk_90d",
+    *SIGNS,
+    "n_signs",
+    "reasons",
+]
+
+
+@dataclass(frozen=True)
+class AtRiskList:
+    """The at-risk list: ``patients`` (one row per open episode, :data:`COLUMNS`), the cut-off,
+    and the model's size or the reason it could not be fitted."""
+
+    patients: pd.DataFrame
+    as_of: dt.date
+    n_model_episodes: int
+    n_model_events: int
+    model_note: str | None
+
+
+def _days_before(dates: pd.Series, as_of: dt.date) -> pd.Series:
+    return (pd.Timestamp(as_of) - pd.to_datetime(dates)).dt.days
+
+
+def recent_missed_doses(missed: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Missed dose days per episode in the last 7 and 14 days up to ``as_of`` (inclusive).
+
+    Returns ``patient_id, episode_no, missed_7d, missed_14d``.
+    """
+    ago = _days_before(missed["missed_date"], as_of)
+    frame = missed.assign(
+        missed_7d=((ago >= 0) & (ago < 7)).astype(int),
+        missed_14d=((ago >= 0) & (ago < 14)).astype(int),
+    )
+    return frame.groupby(KEYS, as_index=False)[["missed_7d", "missed_14d"]].sum()
+
+
+def _week_start_ago(rows: pd.DataFrame, episodes: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Days from the start of each row's treatment week (week 0 = days 1-7) to ``as_of``."""
+    starts = rows.merge(episodes[[*KEYS, "start_date"]], on=KEYS, how="left")["start_date"]
+    week_start = pd.to_datetime(starts) + pd.to_timedelta(rows["week_no"].to_numpy() * 7, "D")
+    return pd.Series((pd.Timestamp(as_of) - week_start).dt.days.to_numpy(), index=rows.index)
+
+
+def recent_screens(
+    weeks: pd.DataFrame, events: pd.DataFrame, episodes: pd.DataFrame, as_of: dt.date
+) -> pd.DataFrame:
+    """Positive opioid weeks in the last 4 weeks and relapses in the last 12, per episode.
+
+    Returns ``patient_id, episode_no, n_positive_4w, relapse``.
+    """
+    out = episodes[KEYS].copy()
+    if not weeks.empty:
+        ago = _week_start_ago(weeks, episodes, as_of)
+        positive = weeks[(weeks["opioid_result"] == "+") & (ago < 7 * SCREEN_WINDOW_WEEKS)]
+        counts = positive.groupby(KEYS).size().rename("n_positive_4w").reset_index()
+        out = out.merge(counts, on=KEYS, how="left")
+    relapses = events[events["relapse_type"] == "positive_after_negative_run"]
+    if not relapses.empty:
+        ago = _week_start_ago(relapses, episodes, as_of)
+        recent = relapses[ago < 7 * RELAPSE_WINDOW_WEEKS][KEYS].drop_duplicates()
+        out = out.merge(recent.assign(relapse=True), on=KEYS, how="left")
+    positives = out["n_positive_4w"] if "n_positive_4w" in out else pd.Series(0, index=out.index)
+    relapse = out["relapse"] if "relapse" in out else pd.Series(np.nan, index=out.index)
+    out["n_positive_4w"] = positives.fillna(0).astype(int)
+    out["relapse"] = relapse.notna()
+    return out
+
+
+def model_frame(periods: pd.DataFrame) -> pd.DataFrame:
+    """Counting-process rows ready for the model: missing values become their own level."""
+    columns = [c for c in MODEL_COVARIATES if c != "treatment"]
+    frame = periods[["start_day", "stop_day", "event_observed", *columns]].copy()
+    # modality and dose band in one term: dose bands only exist for methadone (collinear else)
+    frame["treatment"] = np.where(
+        periods["modality"] == "MMT", "MMT " + periods["dose_band"].astype(str), periods["modality"]
+    )
+    frame["age_years"] = frame["age_years"].fillna(frame["age_years"].median())
+    frame["n_prior_episodes"] = frame["n_prior_episodes"].fillna(0).clip(upper=3)
+    for column in ("has_drug_using_friends", "has_no_income", "is_take_home"):
+        frame[column] = frame[column].fillna(False).astype(int)
+    for column in ("sex", "treatment", "family_support"):
+        frame[column] = frame[column].fillna("unknown").astype(str)
+    return frame
+
+
+def fit_leaving_model(periods: pd.DataFrame) -> CoxResult:
+    """Cox model of leaving (any exit) on :data:`MODEL_COVARIATES`, counting-process form.
+
+    Raises SurvivalInputError (a RetentionError) when it cannot be fitted.
+    """
+    frame = model_frame(periods)
+    n_events = int(frame["event_observed"].sum())
+    if n_events < MIN_MODEL_EVENTS:
+        raise RetentionError(
+            f"Only {n_events} exits in the accessible episodes; the risk model needs at least "
+            f"{MIN_MODEL_EVENTS}."
+        )
+    return cox_ph(
+        frame,
+        start="start_day",
+        duration="stop_day",
+        event="event_observed",
+        covariates=MODEL_COVARIATES,
+    )
+
+
+def cumulative_hazard(result: CoxResult, profiles: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """H(t_i | x_i) for each profile row i at its own time ``times[i]``.
+
+    Uses the fitted model's baseline (as ``predict_survival``) for the first profile and scales
+    it by exp((x_i - x_0)' beta), so thousands of profiles cost one prediction.
+    """
+    times = np.asarray(times, dtype=float)
+    grid = np.unique(times)
+    reference = profiles.iloc[[0]]
+    base = result.predict_survival(reference, grid)
+    h_ref = np.interp(times, grid, base["cumhaz"].to_numpy())  # exact: times are grid points
+    x = result.design.matrix(profiles) - result.design.matrix(reference)
+    return h_ref * np.exp(x @ result.params)
+
+
+def risk_of_leaving(
+    result: CoxResult, profiles: pd.DataFrame, days_in_treatment: np.ndarray
+) -> np.ndarray:
+    """1 − S(t + 90 | x) / S(t | x) per profile, with t its days in treatment."""
+    t = np.asarray(days_in_treatment, dtype=float)
+    both = pd.concat([profiles, profiles], ignore_index=True)
+    hazard = cumulative_hazard(result, both, np.r_[t, t + HORIZON_DAYS])
+    n = len(t)
+    return 1.0 - np.exp(-(hazard[n:] - hazard[:n]))
+
+
+def current_profiles(open_episodes: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    """Each open episode's covariates now: baseline values plus the last period's take-home."""
+    last = periods.sort_values("stop_day").groupby(KEYS, as_index=False).last()
+    merged = open_episodes[KEYS].merge(last, on=KEYS, how="left")
+    return model_frame(merged.assign(start_day=0, stop_day=1, event_observed=0))
+
+
+def _reasons(row: pd.Series) -> str:
+    """Short text, e.g. "missed 2 days in 7; positive opioid screen; low family support"."""
+    parts = []
+    if row["missed_recent"]:
+        days = "day" if row["missed_7d"] == 1 else "days"
+        parts.append(f"missed {row['missed_7d']} {days} in 7")
+    if row["positive_screen"]:
+        parts.append("positive opioid screen")
+    if row["relapse"]:
+        parts.append("relapse after negative run")
+    if row["low_family_support"]:
+        parts.append("low family support")
+    if row["no_take_homes"]:
+        parts.append(f"no take-homes at {row['days_in_treatment'] // 30} months")
+    if row["high_model_risk"]:
+        parts.append(f"risk {row['risk_90d']:.0%}")
+    return "; ".join(parts)
+
+
+def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
+    """Add the boolean sign columns, ``n_signs`` and ``reasons`` to the assembled table."""
+    out = table.copy()
+    out["missed_recent"] = out["missed_7d"] > 0
+    out["positive_screen"] = out["n_positive_4w"] > 0
+    out["low_family_support"] = (out["family_support"] == "low") | (
+        out["apgar_category"] == "severe_dysfunction"
+    )
+    out["no_take_homes"] = (out["days_in_treatment"] >= TAKE_HOME_AFTER_DAYS) & ~out[
+        "has_take_home"
+    ].astype(bool)
+    out["high_model_risk"] = out["risk_90d"].fillna(0) >= HIGH_RISK
+    out["n_signs"] = out[list(SIGNS)].sum(axis=1).astype(int)
+    out["reasons"] = out.apply(_reasons, axis=1) if len(out) else pd.Series(dtype=str)
+    return out
+
+
+def assemble(
+    episodes: pd.DataFrame,
+    periods: pd.DataFrame,
+    missed: pd.DataFrame,
+    weeks: pd.DataFrame,
+    events: pd.DataFrame,
+    risk: pd.Series,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """The at-risk table of the open episodes in ``episodes`` (pure; see the module doc).
+
+    ``risk`` is the predicted 90-day risk indexed like ``episodes`` (NaN without a model).
+    """
+    open_eps = episodes[episodes["is_open"].astype(bool)].copy()
+    open_eps["risk_90d"] = risk.reindex(open_eps.index).astype(float)
+    open_eps["days_in_treatment"] = open_eps["duration_days"].astype(int)
+    take_home = periods.groupby(KEYS, as_index=False)["is_take_home"].max()
+    table = open_eps.merge(
+        take_home.rename(columns={"is_take_home": "has_take_home"}), on=KEYS, how="left"
+    )
+    table["has_take_home"] = table["has_take_home"].fillna(0).astype(bool)
+    table = table.merge(recent_missed_doses(missed, as_of), on=KEYS, how="left")
+    table[["missed_7d", "missed_14d"]] = table[["missed_7d", "missed_14d"]].fillna(0).astype(int)
+    table = table.merge(recent_screens(weeks, events, open_eps, as_of), on=KEYS, how="left")
+    table = flag_signs(table)
+    table = table.sort_values(["n_signs", "risk_90d"], ascending=False, na_position="last")
+    return table[COLUMNS].reset_index(drop=True)
+
+
+def at_risk_patients(
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    *,
+    as_of: dt.date | None = None,
+) -> AtRiskList:
+    """Open episodes of the spec's cohort with their warning signs and 90-day risk.
+
+    Parameters
+    ----------
+    as_of : the cut-off to look from; default the spec's, else the store's data cut-off.
+
+    Raises
+    ------
+    AccessDenied
+        The viewer has no identifiable access (the list names patients).
+    """
+    if not viewer.identifiable:
+        raise AccessDenied(
+            "The at-risk list names patients, so it is shown only to users with identifiable "
+            "access to their clinics (clinic managers and administrators)."
+        )
+    if as_of is not None:
+        spec = spec.replace(as_of=as_of)
+    with reader.cursor() as cur:
+        as_of = resolve_as_of(cur, spec)
+        mart_params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+        marts = {
+            name: store.run_query(cur, name, mart_params)
+            for name in ("missed_dose_days", "screen_weeks", "relapse_events")
+        }
+    # one query for every clinic in scope (the model's data); the list keeps the spec's clinics
+    model_spec = spec.replace(as_of=as_of, clinic_ids=())
+    model_episodes = cohort_episodes(reader, viewer, model_spec)
+    model_periods = cohort_periods(reader, viewer, model_spec, model_episodes)
+    episodes, periods = model_episodes, model_periods
+    if spec.clinic_ids:
+        episodes = model_episodes[model_episodes["clinic_id"].isin(spec.clinic_ids)]
+        periods = model_periods[model_periods["clinic_id"].isin(spec.clinic_ids)]
+    open_eps = episodes[episodes["is_open"].astype(bool)]
+    risk = pd.Series(np.nan, index=episodes.index)
+    note = None
+    n_model, n_events = len(model_episodes), int(model_episodes["event_observed"].sum())
+    if not open_eps.empty:
+        try:
+            result = fit_leaving_model(model_periods)
+            profiles = current_profiles(open_eps, periods)
+            values = risk_of_leaving(result, profiles, open_eps["duration_days"].to_numpy())
+            risk.loc[open_eps.index] = values
+        except RetentionError as exc:
+            note = f"The risk model could not be fitted: {exc}"
+    keys = episodes[KEYS]
+    patients = assemble(
+        episodes,
+        periods,
+        marts["missed_dose_days"].merge(keys, on=KEYS),
+        marts["screen_weeks"].merge(keys, on=KEYS),
+        marts["relapse_events"].merge(keys, on=KEYS),
+        risk,
+        as_of,
+    )
+    return AtRiskList(patients, as_of, n_model, n_events, note)
+
+
+def filter_by_signs(patients: pd.DataFrame, signs: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Rows with at least one of ``signs`` (keys of :data:`SIGNS`); no signs: no rows."""
+    unknown = [s for s in signs if s not in SIGNS]
+    if unknown:
+        raise RetentionError(f"Unknown warning sign(s) {unknown}; choose from {list(SIGNS)}.")
+    if not signs:
+        return patients.iloc[0:0]
+    return patients[patients[list(signs)].any(axis=1)].reset_index(drop=True)

@@ -1,0 +1,346 @@
+"""Clinic benchmarking: observed against case-mix expected one-year retention, per clinic.
+
+Method (DOMAIN.md §3 and §6)
+----------------------------
+1. A Cox model of the spec's outcome is fitted on the episodes of **all** clinics, with case-mix
+   terms only (:data:`CASE_MIX`: age, sex, modality, prior episodes, family support, the six
+   obstacle-theme scores) and **no clinic term and no dose**: dose is practice, the very thing a
+   clinic can change, so adjusting for it would hide it.
+2. Expected one-year retention of a clinic = the mean over its episodes of the predicted
+   S(365 | x) (indirect standardisation).
+3. Observed = the clinic's Kaplan–Meier S(365) (R: ``summary(survfit(Surv(duration_days,
+   event) ~ 1, data = clinic), times = 365)``).
+4. The funnel plots ``observed / expected × target`` (target = the pooled KM S(365)) against
+   the clinic's episodes with a year of follow-up, with binomial 95% and 99.8% limits.
+
+Under the dropout outcome, competing exits are censored here (a KM-type benchmark); the
+curves page offers cumulative incidence for the full competing-risks view.
+
+Clinic names: administrators see every clinic; clinic managers see their own clinics by name
+and the others as "Clinic A", "Clinic B"... (in clinic-id order); researchers see every clinic
+anonymously. For all but administrators, small clinics are pooled or hidden (:func:`analytics.suppression.suppress_funnel`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics import store
+from analytics.charts import funnel_points
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes, resolve_as_of
+from analytics.errors import RetentionError
+from analytics.suppression import suppress_funnel, suppress_risk_table, suppress_survival_curve
+from analytics.suppression import suppression_threshold as store_threshold
+from analytics.survival import CoxResult, cox_ph, kaplan_meier, survival_at
+
+YEAR_DAYS = 365
+CURVE_DAYS = 730
+OBSTACLE_SCORES = [
+    "n_ob_personality_mood",
+    "n_ob_cognitive",
+    "n_ob_skill",
+    "n_ob_family",
+    "n_ob_socio_economic",
+    "n_ob_treatment",
+]
+CASE_MIX = [
+    "age_years",
+    "sex",
+    "modality",
+    "n_prior_episodes",
+    "family_support",
+    *OBSTACLE_SCORES,
+]
+REST_LABEL = "All other clinics"
+COMPARISON_COLUMNS = [
+    "clinic_id",
+    "clinic_name",
+    "n_episodes",
+    "n_patients",
+    "observed",
+    "observed_lower",
+    "observed_upper",
+    "expected",
+    "difference",
+    "adjusted",
+]
+
+
+def case_mix_frame(episodes: pd.DataFrame) -> pd.DataFrame:
+    """The case-mix covariates with missing values as their own level (numeric: median)."""
+    frame = episodes[["duration_days", "event", *CASE_MIX]].copy()
+    frame["age_years"] = frame["age_years"].astype(float).fillna(frame["age_years"].median())
+    frame["n_prior_episodes"] = frame["n_prior_episodes"].fillna(0).clip(upper=3).astype(float)
+    for column in OBSTACLE_SCORES:
+        frame[column] = frame[column].astype(float).fillna(0)
+    for column in ("sex", "modality", "family_support"):
+        frame[column] = frame[column].fillna("unknown").astype(str)
+    return frame
+
+
+def fit_case_mix(episodes: pd.DataFrame, covariates: list[str] | None = None) -> CoxResult:
+    """Cox model of ``event`` on the case mix, all clinics pooled, no clinic term, no dose."""
+    frame = case_mix_frame(episodes)
+    covariates = covariates or CASE_MIX
+    constant = [c for c in covariates if frame[c].nunique() < 2]
+    return cox_ph(
+        frame,
+        duration="duration_days",
+        event="event",
+        covariates=[c for c in covariates if c not in constant],
+    )
+
+
+def predicted_survival_at(
+    result: CoxResult, episodes: pd.DataFrame, time: float = YEAR_DAYS
+) -> np.ndarray:
+    """S(time | x) for every episode, as ``result.predict_survival`` but in one pass.
+
+    The baseline is predicted once for the first episode and scaled by exp((x - x_0)' beta).
+    """
+    frame = case_mix_frame(episodes)
+    reference = frame.iloc[[0]]
+    h0 = float(result.predict_survival(reference, [time])["cumhaz"].iloc[0])
+    x = result.design.matrix(frame) - result.design.matrix(reference)
+    return np.exp(-h0 * np.exp(x @ result.params))
+
+
+def observed_and_expected(
+    episodes: pd.DataFrame, result: CoxResult, time: float = YEAR_DAYS
+) -> pd.DataFrame:
+    """Per clinic: KM S(time) with 95% CI (observed), mean predicted S(time | x) (expected).
+
+    Parameters
+    ----------
+    episodes : all clinics' episodes with ``clinic_id, clinic_name, start_date, duration_days,
+        event`` and the case-mix columns; needs ``as_of`` implicit in ``duration_days``.
+    result : the case-mix model (:func:`fit_case_mix`).
+
+    Returns
+    -------
+    DataFrame
+        One row per clinic: ``clinic_id, clinic_name, n_episodes, n_patients`` (episodes with
+        a year of follow-up: ended or still followed at day 365), ``observed, observed_lower,
+        observed_upper, expected, difference`` (observed − expected). Clinics whose follow-up
+        ends before ``time`` have NaN observed.
+    """
+    frame = episodes.assign(expected_s=predicted_survival_at(result, episodes, time))
+    km = survival_at(
+        frame, duration="duration_days", event="event", times=[time], group="clinic_id"
+    )
+    km = km.set_index("group")
+    followed = (frame["duration_days"] >= time) | (frame["event"] == 1)
+    rows = []
+    for clinic_id, part in frame.groupby("clinic_id", sort=True):
+        has_km = clinic_id in km.index
+        rows.append(
+            {
+                "clinic_id": clinic_id,
+                "clinic_name": part["clinic_name"].iloc[0],
+                "n_episodes": len(part),
+                "n_patients": int(followed[part.index].sum()),
+                "observed": km.at[clinic_id, "survival"] if has_km else np.nan,
+                "observed_lower": km.at[clinic_id, "lower"] if has_km else np.nan,
+                "observed_upper": km.at[clinic_id, "upper"] if has_km else np.nan,
+                "expected": float(part["expected_s"].mean()),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["difference"] = out["observed"] - out["expected"]
+    return out
+
+
+def pooled_target(episodes: pd.DataFrame, time: float = YEAR_DAYS) -> float:
+    """The pooled KM S(time) of all clinics: the funnel's target line."""
+    table = survival_at(episodes, duration="duration_days", event="event", times=[time])
+    if table.empty:
+        raise RetentionError(
+            f"No episode is followed for {time:.0f} days yet: the one-year comparison needs "
+            "at least a year of data."
+        )
+    return float(table["survival"].iloc[0])
+
+
+def anonymise(table: pd.DataFrame, viewer: store.Viewer) -> pd.DataFrame:
+    """Clinic names as the viewer may see them: all for administrators; otherwise the viewer's
+    own clinics (none for a researcher) by name and the others as "Clinic A", "Clinic B"...
+    (ids hidden too). Adds ``is_own``."""
+    out = table.copy()
+    if viewer.clinic_ids is None:
+        out["is_own"] = viewer.role == "admin"
+    else:
+        out["is_own"] = out["clinic_id"].isin(viewer.clinic_ids)
+    if viewer.role == "admin":
+        return out
+    others = sorted(out.loc[~out["is_own"], "clinic_id"])
+    labels = {c: f"Clinic {_letters(i)}" for i, c in enumerate(others)}
+    hidden = ~out["is_own"]
+    out.loc[hidden, "clinic_name"] = out.loc[hidden, "clinic_id"].map(labels)
+    out.loc[hidden, "clinic_id"] = out.loc[hidden, "clinic_name"]
+    return out
+
+
+def _letters(i: int) -> str:
+    letters = string.ascii_uppercase
+    return letters[i] if i < 26 else letters[i // 26 - 1] + letters[i % 26]
+
+
+def clinic_vs_rest(
+    episodes: pd.DataFrame, clinic_id: str, label: str, *, x_max: float = CURVE_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """KM curves of one clinic and of all other clinics, with a number-at-risk table.
+
+    Returns
+    -------
+    (curves, risk_table)
+        ``kaplan_meier`` output with ``group`` = ``label`` or :data:`REST_LABEL`, and
+        ``survival_at`` at every 90 days up to ``x_max`` (``group, time, n_risk``...).
+    """
+    frame = episodes.assign(group=np.where(episodes["clinic_id"] == clinic_id, label, REST_LABEL))
+    if (frame["group"] == label).sum() == 0:
+        raise RetentionError(f"{label} has no episodes in this selection.")
+    curves = kaplan_meier(frame, duration="duration_days", event="event", group="group")
+    times = list(np.arange(0, x_max + 1, 90))
+    risk = survival_at(
+        frame, duration="duration_days", event="event", times=times, group="group", extend=True
+    )
+    return curves, risk
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The comparison as shown: per-clinic table (ids and names as the viewer may see them),
+    the pooled target, the cut-off, the model's size and how many clinics were not shown."""
+
+    table: pd.DataFrame
+    target: float
+    as_of: dt.date
+    n_episodes: int
+    n_events: int
+    n_clinics_hidden: int
+
+    def points(self) -> pd.DataFrame:
+        """The funnel's points: :attr:`table` plus ``value, status, direction``."""
+        return funnel_points(self.table, target=self.target)
+
+    def funnel_frame(self) -> pd.DataFrame:
+        """:attr:`table` with short point labels (the clinic id, or "Clinic A")."""
+        return self.table.assign(clinic_name=self.table["clinic_id"])
+
+    def curve_choices(self) -> list[str]:
+        """Clinic ids (as shown) that can be drawn against the rest; own clinics first."""
+        rows = self.table[self.table["clinic_id"] != "pooled"]
+        return list(rows.sort_values("is_own", ascending=False, kind="stable")["clinic_id"])
+
+    def label(self, clinic_id: str) -> str:
+        rows = self.table[self.table["clinic_id"] == clinic_id]
+        if rows.empty:
+            return clinic_id
+        name = str(rows["clinic_name"].iloc[0])
+        return name if name == clinic_id else f"{clinic_id} · {name}"
+
+    def display(self) -> pd.DataFrame:
+        """The per-clinic table as short text, one row per clinic, with the funnel status."""
+        points = self.points()
+        ci = points[["observed_lower", "observed_upper"]].to_numpy()
+        return pd.DataFrame(
+            {
+                "Clinic": points["clinic_id"],
+                "Episodes": points["n_episodes"].astype("Int64"),
+                "Observed": points["observed"].map("{:.1%}".format),
+                "95% CI": [f"{lo:.0%}–{hi:.0%}" if pd.notna(lo) else "" for lo, hi in ci],
+                "Expected": points["expected"].map("{:.1%}".format),
+                "O − E": (points["difference"] * 100).map("{:+.1f} pts".format),
+                "Funnel": points["status"].str.replace(" limits", ""),
+            }
+        )
+
+
+def _all_clinics_viewer(viewer: store.Viewer) -> store.Viewer:
+    """Who reads every clinic's episodes for the comparison.
+
+    Viewers already scoped to every clinic read as themselves. A clinic manager reads the other
+    clinics as a researcher would (de-identified rows through ``access.patient_rows``, audited
+    under their own user name); only per-clinic summaries, anonymised and suppressed, leave
+    this module.
+    """
+    if viewer.clinic_ids is None:
+        return viewer
+    return store.Viewer(
+        role="researcher", clinic_ids=None, identifiable=False, user_name=viewer.user_name
+    )
+
+
+def _comparison_episodes(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> tuple[pd.DataFrame, dt.date]:
+    with reader.cursor() as cur:
+        as_of = resolve_as_of(cur, spec)
+    spec = spec.replace(as_of=as_of, clinic_ids=())
+    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec)
+    if episodes["clinic_id"].nunique() < 2:
+        raise RetentionError("Comparing clinics needs at least two clinics with episodes.")
+    return episodes, as_of
+
+
+def compare_clinics(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> Comparison:
+    """Observed vs case-mix expected one-year retention for every clinic (the spec's clinic
+    filter is ignored: a comparison needs them all; its other filters apply)."""
+    episodes, as_of = _comparison_episodes(reader, viewer, spec)
+    result = fit_case_mix(episodes)
+    table = observed_and_expected(episodes, result)
+    target = pooled_target(episodes)
+    table = table[table["observed"].notna()]
+    table = table.assign(adjusted=table["observed"] / table["expected"] * target)
+    labelled = anonymise(table, viewer)
+    hidden = 0
+    if viewer.role != "admin":
+        with reader.cursor() as cur:
+            threshold = store_threshold(cur)
+        labelled = suppress_funnel(labelled, threshold)
+        hidden = int(labelled.attrs.get("n_clinics_hidden", 0))
+        labelled["adjusted"] = labelled["observed"] / labelled["expected"] * target
+        labelled["difference"] = labelled["observed"] - labelled["expected"]
+    columns = [c for c in [*COMPARISON_COLUMNS, "is_own"] if c in labelled.columns]
+    return Comparison(
+        table=labelled[columns].reset_index(drop=True),
+        target=target,
+        as_of=as_of,
+        n_episodes=len(episodes),
+        n_events=int(episodes["event"].sum()),
+        n_clinics_hidden=hidden,
+    )
+
+
+def clinic_curves(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, *, clinic_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """KM curves of one clinic against all other clinics, with the number at risk.
+
+    ``clinic_id`` is the id as the viewer sees it in :func:`compare_clinics` (a real id, or
+    "Clinic A" for another clinic). Curves are suppressed for viewers other than administrators.
+
+    Returns ``(curves, risk_table, label)``.
+    """
+    episodes, _ = _comparison_episodes(reader, viewer, spec)
+    names = episodes.groupby("clinic_id", as_index=False)["clinic_name"].first()
+    shown = anonymise(names, viewer)
+    match = shown.index[shown["clinic_id"] == clinic_id]
+    if len(match) == 0:
+        raise RetentionError(f"No clinic {clinic_id!r} in this selection.")
+    label = str(shown.loc[match[0], "clinic_name"])
+    curves, risk = clinic_vs_rest(episodes, names.loc[match[0], "clinic_id"], label)
+    if viewer.role != "admin":
+        with reader.cursor() as cur:
+            threshold = store_threshold(cur)
+        curves = suppress_survival_curve(curves, threshold)
+        risk = suppress_risk_table(risk, threshold)
+    return curves, risk, label

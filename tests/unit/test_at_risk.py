@@ -1,0 +1,161 @@
+"""The at-risk list: access, warning signs against direct counts, the 90-day risk."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import at_risk, store
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes, cohort_periods
+from analytics.errors import AccessDenied, RetentionError
+from analytics.relapse import missed_dose_days
+
+RESEARCHER = store.Viewer(role="researcher", identifiable=False, user_name="r")
+
+
+@pytest.fixture(scope="module")
+def reader(demo_store):
+    reader = store.StoreReader(demo_store)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture(scope="module")
+def result(reader):
+    return at_risk.at_risk_patients(reader, store.LOCAL_ADMIN, CohortSpec())
+
+
+def test_viewers_without_identifiable_access_are_refused(reader):
+    with pytest.raises(AccessDenied, match="names patients"):
+        at_risk.at_risk_patients(reader, RESEARCHER, CohortSpec())
+
+
+def test_one_row_per_open_episode(reader, result, demo_as_of):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    assert result.as_of == demo_as_of
+    assert len(result.patients) == int(episodes["is_open"].sum())
+    assert not result.patients.duplicated(["patient_id", "episode_no"]).any()
+    assert result.model_note is None
+    assert result.n_model_events > 20
+
+
+def test_missed_doses_equal_a_direct_count(reader, result, demo_as_of):
+    missed = missed_dose_days(reader, store.LOCAL_ADMIN, CohortSpec())
+    ago = (pd.Timestamp(demo_as_of) - pd.to_datetime(missed["missed_date"])).dt.days
+    last_week = missed[(ago >= 0) & (ago < 7)].groupby(["patient_id", "episode_no"]).size()
+    table = result.patients.set_index(["patient_id", "episode_no"])
+    flagged = table[table["missed_7d"] > 0]["missed_7d"]
+    pd.testing.assert_series_equal(
+        flagged.sort_index(), last_week.reindex(flagged.index).sort_index(), check_names=False
+    )
+    assert table["missed_recent"].sum() == len(last_week.index.intersection(table.index))
+    assert (table["missed_14d"] >= table["missed_7d"]).all()
+
+
+def test_reasons_name_every_sign(result):
+    patients = result.patients
+    parts = patients["reasons"].map(lambda text: len(text.split("; ")) if text else 0)
+    assert (parts == patients["n_signs"]).all()
+    assert patients["risk_90d"].between(0, 1).all()
+    assert (patients["n_signs"].diff().dropna() <= 0).all()  # most signs first
+    assert (patients["high_model_risk"] == (patients["risk_90d"] >= at_risk.HIGH_RISK)).all()
+
+
+def test_risk_is_conditional_survival_from_the_model(reader):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    periods = cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(), episodes)
+    model = at_risk.fit_leaving_model(periods)
+    open_eps = episodes[episodes["is_open"]].head(4)
+    profiles = at_risk.current_profiles(open_eps, periods)
+    t = open_eps["duration_days"].to_numpy()
+    risk = at_risk.risk_of_leaving(model, profiles, t)
+    for i in range(len(profiles)):
+        curve = model.predict_survival(profiles.iloc[[i]], [t[i], t[i] + 90])["survival"]
+        assert risk[i] == pytest.approx(1 - curve.iloc[1] / curve.iloc[0], rel=1e-9)
+
+
+def test_signs_on_a_small_frame():
+    as_of = dt.date(2026, 6, 30)
+    episodes = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P2", "P3"],
+            "clinic_id": "C1",
+            "clinic_name": "One",
+            "episode_no": 1,
+            "start_date": pd.to_datetime(["2025-01-01", "2026-06-01", "2026-01-01"]),
+            "duration_days": [546, 30, 181],
+            "is_open": True,
+            "modality": "MMT",
+            "family_support": ["high", "low", "moderate"],
+            "apgar_category": ["functional", "functional", "severe_dysfunction"],
+        }
+    )
+    periods = pd.DataFrame(
+        {"patient_id": ["P1", "P2", "P3"], "episode_no": 1, "is_take_home": [0, 0, 1]}
+    )
+    missed = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2"],
+            "episode_no": 1,
+            "missed_date": pd.to_datetime(["2026-06-30", "2026-06-20", "2026-06-23"]),
+        }
+    )
+    weeks = pd.DataFrame(
+        {"patient_id": ["P2", "P2"], "episode_no": 1, "week_no": [0, 3], "opioid_result": "+"}
+    )
+    events = pd.DataFrame(
+        {
+            "patient_id": ["P1"],
+            "episode_no": [1],
+            "week_no": [70],
+            "relapse_type": ["positive_after_negative_run"],
+        }
+    )
+    risk = pd.Series([0.1, 0.3, np.nan])
+    table = at_risk.assemble(episodes, periods, missed, weeks, events, risk, as_of)
+    rows = table.set_index("patient_id")
+    assert rows.loc["P1", "missed_7d"] == 1
+    assert rows.loc["P1", "missed_14d"] == 2
+    assert rows.loc["P2", "missed_7d"] == 0
+    assert rows.loc["P2", "missed_14d"] == 1
+    # week 3 of P2 starts 2026-06-22 (in the last 4 weeks), week 0 on 2026-06-01 (not)
+    assert rows.loc["P2", "n_positive_4w"] == 1
+    assert rows.loc["P1", "relapse"]
+    assert not rows.loc["P2", "relapse"]
+    assert rows.loc["P1", "no_take_homes"]
+    assert not rows.loc["P3", "no_take_homes"]
+    assert rows.loc["P2", "low_family_support"]
+    assert rows.loc["P3", "low_family_support"]
+    assert rows.loc["P2", "high_model_risk"]
+    assert not rows.loc["P3", "high_model_risk"]
+    assert "no take-homes at 18 months" in rows.loc["P1", "reasons"]
+    only_relapse = at_risk.filter_by_signs(table, ["relapse"])
+    assert list(only_relapse["patient_id"]) == ["P1"]
+    assert at_risk.filter_by_signs(table, []).empty
+    with pytest.raises(RetentionError, match="Unknown warning sign"):
+        at_risk.filter_by_signs(table, ["moon_phase"])
+
+
+def test_too_few_exits_is_a_clear_error():
+    periods = pd.DataFrame(
+        {
+            "start_day": [0, 0],
+            "stop_day": [10, 20],
+            "event_observed": [1, 0],
+            "age_years": [30, 40],
+            "sex": "M",
+            "modality": "MMT",
+            "dose_band": ">=80",
+            "n_prior_episodes": 0,
+            "family_support": "high",
+            "has_drug_using_friends": False,
+            "has_no_income": False,
+            "is_take_home": 0,
+        }
+    )
+    with pytest.raises(RetentionError, match="needs at least"):
+        at_risk.fit_leaving_model(periods)

@@ -1,0 +1,141 @@
+"""Clinic comparison: observed against survival_at, expected from the case-mix model, funnel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import clinic_comparison as cc
+from analytics import store
+from analytics.charts import funnel_points
+from analytics.cohort_spec import CohortSpec
+from analytics.episodes import cohort_episodes
+from analytics.survival import survival_at
+
+MANAGER = store.Viewer(
+    role="clinic_manager", clinic_ids=frozenset({"C04"}), identifiable=True, user_name="m"
+)
+
+
+@pytest.fixture(scope="module")
+def reader(demo_store):
+    reader = store.StoreReader(demo_store)
+    yield reader
+    reader.close()
+
+
+@pytest.fixture(scope="module")
+def comparison(reader):
+    return cc.compare_clinics(reader, store.LOCAL_ADMIN, CohortSpec())
+
+
+def test_observed_is_each_clinics_km_at_one_year(reader, comparison):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    # R: summary(survfit(Surv(duration_days, event) ~ clinic_id, data = episodes), times = 365)
+    km = survival_at(
+        episodes, duration="duration_days", event="event", times=[365], group="clinic_id"
+    ).set_index("group")
+    table = comparison.table.set_index("clinic_id")
+    np.testing.assert_allclose(table["observed"], km.loc[table.index, "survival"], rtol=1e-12)
+    pooled = survival_at(episodes, duration="duration_days", event="event", times=[365])
+    assert comparison.target == pytest.approx(pooled["survival"].iloc[0], rel=1e-12)
+    assert table["n_episodes"].sum() == len(episodes)
+
+
+def test_expected_values_are_proportions_that_balance(comparison):
+    table = comparison.table
+    assert table["expected"].between(0, 1, inclusive="neither").all()
+    # indirect standardisation: observed - expected averages out over all episodes
+    balance = np.average(table["difference"], weights=table["n_episodes"])
+    assert abs(balance) < 0.03
+
+
+def test_fast_prediction_equals_predict_survival(reader):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    model = cc.fit_case_mix(episodes)
+    some = episodes.sample(6, random_state=1)
+    fast = cc.predicted_survival_at(model, some)
+    slow = [
+        model.predict_survival(cc.case_mix_frame(some).iloc[[i]], [365])["survival"].iloc[0]
+        for i in range(len(some))
+    ]
+    np.testing.assert_allclose(fast, slow, rtol=1e-10)
+    assert "dose_day30_mg" not in model.design.covariates
+
+
+def _synthetic_episodes(seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, clinic in enumerate(["K1", "K2", "K3", "K4", "K5", "WORSE"]):
+        n = 400
+        age = rng.uniform(20, 60, n)
+        sex = rng.choice(["M", "F"], n)
+        hazard = 1 / 500 * np.exp(-0.02 * (age - 40) - 0.4 * (sex == "F"))
+        if clinic == "WORSE":
+            hazard = hazard * 2.5
+        time = rng.exponential(1 / hazard)
+        follow = rng.uniform(400, 1500, n)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "clinic_id": clinic,
+                    "clinic_name": f"Clinic {clinic}",
+                    "duration_days": np.ceil(np.minimum(time, follow)),
+                    "event": (time <= follow).astype(int),
+                    "age_years": age.round(),
+                    "sex": sex,
+                    "modality": "MMT",
+                    "n_prior_episodes": rng.integers(0, 3, n) + k % 2,
+                    "family_support": rng.choice(["low", "moderate", "high"], n),
+                    **{c: rng.integers(0, 3, n) for c in cc.OBSTACLE_SCORES},
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_clinic_known_to_be_worse_lands_outside_the_limits():
+    episodes = _synthetic_episodes()
+    model = cc.fit_case_mix(episodes)
+    table = cc.observed_and_expected(episodes, model)
+    points = funnel_points(table, target=cc.pooled_target(episodes)).set_index("clinic_id")
+    assert points.loc["WORSE", "status"] == "outside 99.8% limits"
+    assert points.loc["WORSE", "direction"] == "below"
+    assert (points.drop(index="WORSE")["observed"] > points.loc["WORSE", "observed"]).all()
+
+
+def test_managers_see_other_clinics_anonymously(reader):
+    comparison = cc.compare_clinics(reader, MANAGER, CohortSpec())
+    table = comparison.table
+    own = table[table["is_own"]]
+    assert list(own["clinic_id"]) == ["C04"]
+    assert own["clinic_name"].iloc[0] == "Old Town methadone clinic"
+    others = table[~table["is_own"] & (table["clinic_id"] != "pooled")]
+    assert others["clinic_name"].str.fullmatch(r"Clinic [A-Z]").all()
+    assert (others["clinic_id"] == others["clinic_name"]).all()
+    text = table.to_csv()
+    for real in ("C01", "C02", "Riverside", "Eastfield"):
+        assert real not in text
+    curves, risk, label = cc.clinic_curves(reader, MANAGER, CohortSpec(), clinic_id="Clinic A")
+    assert label == "Clinic A"
+    assert set(curves["group"]) == {"Clinic A", cc.REST_LABEL}
+    assert risk["n_risk"].dropna().ge(11).all()  # small cells suppressed
+
+
+def test_admins_see_every_clinic_and_curves_against_the_rest(reader, comparison):
+    assert comparison.table["clinic_id"].str.fullmatch(r"C0\d").all()
+    curves, risk, label = cc.clinic_curves(reader, store.LOCAL_ADMIN, CohortSpec(), clinic_id="C04")
+    assert label == "Old Town methadone clinic"
+    total = risk[risk["time"] == 0]["n_risk"].sum()
+    assert total == comparison.table["n_episodes"].sum()
+    assert comparison.display()["Clinic"].iloc[0] == "C01"
+    assert comparison.label("C01") == "C01 · Riverside heroin-assisted treatment service"
+
+
+def test_researchers_see_every_clinic_anonymously(reader):
+    researcher = store.Viewer(role="researcher", identifiable=False, user_name="r")
+    table = cc.compare_clinics(reader, researcher, CohortSpec()).table
+    named = table[table["clinic_id"] != "pooled"]
+    assert named["clinic_name"].str.fullmatch(r"Clinic [A-Z]").all()
+    assert not table["is_own"].any()
