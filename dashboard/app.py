@@ -28,6 +28,7 @@ navigation = st.navigation(
     {
         section: [st.Page(page.path, title=page.title, url_path=page.url_path) for page in pages]
         for section, pages in visible_pages(viewer.role).items()
-    }
+    },
+    expanded=True,  # every page in view: managers should not hunt for "View more"
 )
 navigation.run()

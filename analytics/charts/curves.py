@@ -191,6 +191,9 @@ def _curve_trace(series: _Series, options: _Options) -> go.Scatter:
     )
 
 
+CROWDED_CENSOR_MARKS = 80
+
+
 def _censor_trace(series: _Series) -> go.Scatter | None:
     frame = series.frame
     if "n_censor" not in frame.columns:
@@ -198,15 +201,18 @@ def _censor_trace(series: _Series) -> go.Scatter | None:
     marks = frame[frame["n_censor"].fillna(0) > 0]
     if marks.empty:
         return None
+    # hundreds of marks hide the curve they sit on: draw them smaller and lighter
+    crowded = len(marks) > CROWDED_CENSOR_MARKS
     return go.Scatter(
         x=marks["time"].to_numpy(float),
         y=marks["value"].to_numpy(float),
         mode="markers",
+        opacity=0.55 if crowded else 1.0,
         marker={
             "symbol": "cross-thin",
-            "size": 9,
+            "size": 6 if crowded else 9,
             "color": series.colour,
-            "line": {"width": 1.6, "color": series.colour},
+            "line": {"width": 1.0 if crowded else 1.6, "color": series.colour},
         },
         name=f"{series.name} censored",
         legendgroup=series.name,
