@@ -42,7 +42,7 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/sqlfluff lint sql/ --dialect duckdb
+	$(VENV)/bin/sqlfluff lint sql/
 
 format: setup
 	$(VENV)/bin/ruff format .

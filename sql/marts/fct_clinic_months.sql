@@ -37,7 +37,7 @@ in_treatment as (
         on
             clinic_months.clinic_id = episodes.clinic_id
             and episodes.start_date <= last_day(clinic_months.month_start)
-            and episodes.observed_end_date >= clinic_months.month_start
+            and clinic_months.month_start <= episodes.observed_end_date
     group by all
 ),
 

@@ -137,7 +137,7 @@ family_education_before as (
     inner join family_education
         on
             episodes.patient_id = family_education.patient_id
-            and family_education.enrolment_date < episodes.start_date
+            and episodes.start_date > family_education.enrolment_date
     group by all
 )
 

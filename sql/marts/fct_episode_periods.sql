@@ -94,7 +94,7 @@ cuts as (
             family_education_day::integer
         from switches
         where family_education_day > 0 and family_education_day < duration_days
-    )
+    ) as all_cuts
 ),
 
 periods as (

@@ -21,18 +21,28 @@ where
     )
     and (
         len($obstacle_themes::varchar[]) = 0
-        or (list_contains($obstacle_themes::varchar[], 'personality_mood') and n_ob_personality_mood > 0)
+        or (
+            list_contains($obstacle_themes::varchar[], 'personality_mood')
+            and n_ob_personality_mood > 0
+        )
         or (list_contains($obstacle_themes::varchar[], 'cognitive') and n_ob_cognitive > 0)
         or (list_contains($obstacle_themes::varchar[], 'skill') and n_ob_skill > 0)
         or (list_contains($obstacle_themes::varchar[], 'family') and n_ob_family > 0)
-        or (list_contains($obstacle_themes::varchar[], 'socio_economic') and n_ob_socio_economic > 0)
+        or (
+            list_contains($obstacle_themes::varchar[], 'socio_economic') and n_ob_socio_economic > 0
+        )
         or (list_contains($obstacle_themes::varchar[], 'treatment') and n_ob_treatment > 0)
     )
     and (
         len($ecological_levels::varchar[]) = 0
         or (list_contains($ecological_levels::varchar[], 'individual') and n_ob_individual > 0)
-        or (list_contains($ecological_levels::varchar[], 'interpersonal') and n_ob_interpersonal > 0)
-        or (list_contains($ecological_levels::varchar[], 'organisational') and n_ob_organisational > 0)
+        or (
+            list_contains($ecological_levels::varchar[], 'interpersonal') and n_ob_interpersonal > 0
+        )
+        or (
+            list_contains($ecological_levels::varchar[], 'organisational')
+            and n_ob_organisational > 0
+        )
         or (list_contains($ecological_levels::varchar[], 'community') and n_ob_community > 0)
         or (list_contains($ecological_levels::varchar[], 'policy') and n_ob_policy > 0)
     )

@@ -9,4 +9,4 @@ select
     rows_duplicate,
     content_sha256
 from import_files
-order by import_id desc, file_name
+order by import_id desc, file_name asc

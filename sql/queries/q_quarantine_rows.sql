@@ -9,5 +9,5 @@ select
     raw_row
 from quarantine
 where $import_id is null or import_id = $import_id
-order by import_id desc, file_name, row_number
+order by import_id desc, file_name asc, row_number asc
 limit 5000

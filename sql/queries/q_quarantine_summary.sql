@@ -8,4 +8,4 @@ select
     count(distinct row_number) as n_rows
 from quarantine
 group by all
-order by import_id desc, file_name, n_rows desc
+order by import_id desc, file_name asc, n_rows desc

@@ -6,7 +6,8 @@ create table if not exists risk_factor_codebook (
     main_theme varchar not null,          -- internal | external
     organizing_theme varchar not null,    -- e.g. family, socio_economic (unique with direction)
     first_order_category varchar not null,
-    ecological_level varchar not null     -- policy | community | organisational | interpersonal | individual
+    -- policy | community | organisational | interpersonal | individual
+    ecological_level varchar not null
 );
 
 -- Grain: one row per instrument item (MSPSS, Family APGAR, TOP), with its valid range.

@@ -6,5 +6,5 @@ create table if not exists discharges (
     clinic_id varchar not null,
     discharge_date date not null,
     reason_code varchar not null          -- completed | dropped_out | discharged_by_clinic |
-                                          -- transferred | incarcerated | died | other
+-- transferred | incarcerated | died | other
 );

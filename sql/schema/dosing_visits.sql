@@ -6,7 +6,8 @@ create table if not exists dosing_visits (
     clinic_id varchar not null,
     visit_date date not null,
     visit_time time,                      -- optional; needed to tell twice-daily HAT visits apart
-    medication varchar not null,          -- methadone | buprenorphine | buprenorphine_depot | diamorphine
+    -- methadone | buprenorphine | buprenorphine_depot | diamorphine
+    medication varchar not null,
     dose_mg double not null,
     is_supervised boolean not null,
     take_home_days integer not null default 0

@@ -14,7 +14,8 @@ create table if not exists import_log (
     rows_duplicate integer not null
 );
 
--- Grain: one row per file of an import. content_sha256 lets a re-import of the same file add nothing.
+-- Grain: one row per file of an import.
+-- content_sha256 lets a re-import of the same file add nothing.
 create table if not exists import_files (
     import_id integer not null,
     file_name varchar not null,

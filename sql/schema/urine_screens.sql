@@ -4,6 +4,6 @@ create table if not exists urine_screens (
     clinic_id varchar not null,
     screen_date date not null,
     substance varchar not null,           -- opioids | fentanyl | cocaine | amphetamines |
-                                          -- benzodiazepines | cannabis | methadone | buprenorphine
+    -- benzodiazepines | cannabis | methadone | buprenorphine
     result varchar not null               -- positive | negative | missed | refused
 );
