@@ -69,8 +69,8 @@ earlier_cover as (
             candidate_ends.patient_id = take_homes.patient_id
             and candidate_ends.clinic_id = take_homes.clinic_id
             and take_homes.take_home_days > 0
-            and take_homes.visit_date <= candidate_ends.visit_date
-            and take_homes.cover_end_date > candidate_ends.cover_end_date
+            and candidate_ends.visit_date >= take_homes.visit_date
+            and candidate_ends.cover_end_date < take_homes.cover_end_date
     group by candidate_ends.patient_id, candidate_ends.clinic_id, candidate_ends.row_no
 ),
 
