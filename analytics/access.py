@@ -482,3 +482,12 @@ def describe_viewer(viewer: Viewer) -> ScopeReport:
     return ScopeReport(
         ROLE_LABELS.get(viewer.role, viewer.role), clinics, viewer.identifiable, notes
     )
+
+
+def viewer_threshold(reader: StoreReader, viewer: Viewer) -> int | None:
+    """The small-cell threshold applied to ``viewer``'s aggregates: None for viewers with
+    identifiable access (nothing is suppressed), else the store's threshold."""
+    if viewer.identifiable:
+        return None
+    with reader.cursor() as cur:
+        return suppression_threshold(cur)

@@ -332,6 +332,40 @@ def _suppress(viewer: store.Viewer, reader: store.StoreReader, curves, risk):
     )
 
 
+def suppress_retention_tables(
+    tables: dict[str, pd.DataFrame], curves: pd.DataFrame, threshold: int
+) -> dict[str, pd.DataFrame]:
+    """The other tables of :func:`retention_tables` for a viewer whose counts are suppressed
+    (``curves`` already suppressed): S(t) rows where fewer than the threshold remain hidden,
+    medians past a curve's end hidden, log-rank group counts suppressed."""
+    from analytics import suppression
+
+    out = dict(tables)
+    if "survival_at_times" in out:
+        out["survival_at_times"] = suppression.suppress_survival_curve(
+            out["survival_at_times"], threshold
+        )
+    if "median" in out and "survival" in curves.columns:
+        median = out["median"].copy()
+        stops = (
+            curves[curves["survival"].isna()]
+            .groupby(curves["group"].astype(str) if "group" in curves.columns else 0)["time"]
+            .min()
+        )
+        keys = median["group"].astype(str) if "group" in median.columns else pd.Series(0)
+        stop = keys.map(lambda k: stops.get(k, np.inf)).to_numpy(float)
+        for column in ("median", "lower", "upper"):
+            if column in median.columns:
+                values = median[column].astype(float)
+                median[column] = values.where(~(values.to_numpy() >= stop))
+        out["median"] = median
+    if "logrank_groups" in out:
+        out["logrank_groups"] = suppression.suppress_counts(
+            out["logrank_groups"], ["n", "observed"], threshold, complementary="columns"
+        )
+    return out
+
+
 def _grouped(frame: pd.DataFrame, group_by: str | None) -> tuple[pd.DataFrame, str | None]:
     if group_by is None:
         return frame, None
@@ -383,6 +417,8 @@ def _retention(reader, viewer, analysis: Analysis, episodes: pd.DataFrame) -> An
 
     tables, curves, risk = retention_tables(episodes, analysis)
     curves, risk, threshold = _suppress(viewer, reader, curves, risk)
+    if threshold is not None:
+        tables = suppress_retention_tables(tables, curves, threshold)
     tables["km"], tables["risk_table"] = curves, risk[["group", "time", "n_risk"]]
     caption = None
     if "logrank" in tables:

@@ -24,6 +24,7 @@ Retention
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -229,9 +230,13 @@ class Overview:
     retention: pd.DataFrame
     monthly: pd.DataFrame
     cohort_retention: pd.DataFrame
+    # the month's exits when the per-reason counts are suppressed (NaN: small itself)
+    exits_total: float | None = None
 
     @property
-    def n_exits_month(self) -> int:
+    def n_exits_month(self) -> float:
+        if self.exits_total is not None:
+            return self.exits_total
         return int(self.exits_month["n_exits"].sum())
 
     def headline(self, scope: str = "Selected clinic(s)", window: str = "all") -> pd.Series:
@@ -290,7 +295,7 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
             "No treatment episodes in this selection: choose other clinics or filters."
         )
     months = clinic_months(reader, viewer, spec)
-    return Overview(
+    overview = Overview(
         as_of=as_of,
         n_in_treatment=in_treatment_now(selected),
         n_admissions_month=admissions_in_month(selected, as_of),
@@ -298,4 +303,53 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
         retention=retention_table(selected, everyone, as_of),
         monthly=monthly_trend(months),
         cohort_retention=cohort_retention_trend(months),
+    )
+    from analytics.access import viewer_threshold
+
+    threshold = viewer_threshold(reader, viewer)
+    return overview if threshold is None else suppress_overview(overview, threshold)
+
+
+def suppress_overview(overview: Overview, threshold: int) -> Overview:
+    """The overview as a viewer without identifiable access may see it.
+
+    Headline counts under the threshold are hidden; exits by reason are suppressed with the
+    month's total as a published total; a retention row of fewer episodes than the threshold
+    shows no count or estimate; a month whose admissions or exits are small hides both (the
+    change in patients in treatment would give one from the other; hidden months are left
+    out); a quarter whose evaluable,
+    retained or not-retained count is small is left out.
+    """
+    from analytics.suppression import drop_small_rows, hide_small, suppress_counts
+
+    exits = suppress_counts(overview.exits_month, ["n_exits"], threshold, complementary="columns")
+    retention = overview.retention.copy()
+    small = (retention["n_episodes"] > 0) & (retention["n_episodes"] < threshold)
+    numbers = [c for c in retention.columns if c not in {"scope", "window"}]
+    retention[numbers] = retention[numbers].astype(float)
+    retention.loc[small.to_numpy(), numbers] = np.nan
+    retention.attrs.update(suppressed_columns=["n_episodes"], suppression_threshold=threshold)
+    monthly = overview.monthly.copy()
+    monthly["value"] = monthly["value"].astype(float)
+    flows = monthly["measure"].isin(["Admissions", "Exits"])
+    is_small = (monthly["value"] > 0) & (monthly["value"] < threshold)
+    small_months = set(monthly.loc[is_small & flows, "month"])
+    monthly.loc[(flows & monthly["month"].isin(small_months)).to_numpy(), "value"] = np.nan
+    monthly.loc[(is_small & ~flows).to_numpy(), "value"] = np.nan
+    # hidden months are left out (a chart would draw a NaN as a gap or as zero, never "<11")
+    monthly = monthly.dropna(subset=["value"]).reset_index(drop=True)
+    monthly.attrs.update(suppression_threshold=threshold)
+    cohorts = drop_small_rows(
+        overview.cohort_retention, threshold, counts=["n_evaluable", "n_retained"],
+        complements=[("n_evaluable", "n_retained")],
+    )  # fmt: skip
+    return dataclasses.replace(
+        overview,
+        n_in_treatment=hide_small(overview.n_in_treatment, threshold),
+        n_admissions_month=hide_small(overview.n_admissions_month, threshold),
+        exits_month=exits,
+        retention=retention,
+        monthly=monthly,
+        cohort_retention=cohorts,
+        exits_total=hide_small(overview.n_exits_month, threshold),
     )

@@ -289,6 +289,10 @@ def _number(value: float, digits: int) -> str:
     return "–" if pd.isna(value) else f"{value:,.{digits}f}"
 
 
+def _count(value: float, hidden: str) -> str:
+    return hidden if pd.isna(value) else f"{int(value):,}"
+
+
 def format_table_one(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     """Table 1 as researchers print it: one row per line, one text column per group.
 
@@ -296,6 +300,7 @@ def format_table_one(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     "mean (SD)", and a "missing" line when values are missing.
     """
     groups = list(dict.fromkeys(table["group"]))
+    hidden = f"<{table.attrs.get('suppression_threshold', 11)}"
     out_rows: list[dict[str, str]] = []
     keys: list[tuple[str, str]] = []
     cells: dict[tuple[str, str], dict[str, str]] = {}
@@ -309,10 +314,12 @@ def format_table_one(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
 
     for row in table.itertuples(index=False):
         if row.kind == "total":
-            put("Episodes", "n", row.group, f"{int(row.n):,}")
+            put("Episodes", "n", row.group, _count(row.n, hidden))
         elif row.kind == "categorical":
-            put(f"{row.label}: {row.level}", "n (%)", row.group,
-                f"{int(row.n):,} ({_number(row.percent, digits)}%)")  # fmt: skip
+            text = _count(row.n, hidden)
+            if pd.notna(row.n):
+                text += f" ({_number(row.percent, digits)}%)"
+            put(f"{row.label}: {row.level}", "n (%)", row.group, text)
         else:
             put(row.label, "median [IQR]", row.group,
                 f"{_number(row.median, digits)} [{_number(row.q1, digits)}–"
@@ -320,7 +327,7 @@ def format_table_one(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
             put(row.label, "mean (SD)", row.group,
                 f"{_number(row.mean, digits)} ({_number(row.sd, digits)})")  # fmt: skip
             if table.loc[table["variable"] == row.variable, "n_missing"].sum() > 0:
-                put(row.label, "missing, n", row.group, f"{int(row.n_missing):,}")
+                put(row.label, "missing, n", row.group, _count(row.n_missing, hidden))
     for characteristic, statistic in keys:
         line = {"Characteristic": characteristic, "Statistic": statistic}
         line.update({g: cells[(characteristic, statistic)].get(g, "") for g in groups})
@@ -672,16 +679,65 @@ def _episodes(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec)
     return episodes_mod.cohort_episodes(reader, viewer, spec)
 
 
-def _suppress_curves(viewer: store.Viewer, analysis: CurveAnalysis) -> CurveAnalysis:
-    """De-identified viewers: hide small numbers at risk and the curve's last steps."""
-    if viewer.identifiable:
+def _threshold(reader, viewer: store.Viewer) -> int | None:
+    from analytics.access import viewer_threshold
+
+    return viewer_threshold(reader, viewer)
+
+
+def _first_hidden_times(curves: pd.DataFrame) -> dict[str, float]:
+    """Per group, the first time of a suppressed curve whose step is hidden (inf: none)."""
+    hidden = curves[curves["survival"].isna()]
+    first = hidden.groupby(hidden["group"].astype(str))["time"].min()
+    return {str(g): float(t) for g, t in first.items()}
+
+
+def suppress_summary(summary: pd.DataFrame, curves: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The curves' summary as a viewer without identifiable access may see it.
+
+    ``n_episodes`` and ``n_events`` are suppressed (their totals, the cohort's size, are
+    published); a group under the threshold shows no estimate, and an estimate at or after the
+    time its (suppressed) curve stops is hidden too, so no number reaches past the curve.
+    """
+    from analytics.suppression import suppress_counts
+
+    out = suppress_counts(summary, ["n_episodes", "n_events"], threshold, complementary="columns")
+    small = pd.to_numeric(summary["n_episodes"], errors="coerce") < threshold
+    estimates = [c for c in out.columns if c not in {"group", "n_episodes", "n_events"}]
+    for column in estimates:
+        out[column] = out[column].astype(float).where(~small.to_numpy())
+    stops = _first_hidden_times(curves)
+    for i, group_name in enumerate(out["group"].astype(str)):
+        stop = stops.get(group_name, np.inf)
+        for column in estimates:
+            base = column.split("_")[0]
+            when = (
+                out.at[i, column]
+                if base == "median"
+                else float(base[1:])
+                if base[1:].isdigit()
+                else -np.inf
+            )
+            if pd.notna(when) and when >= stop:
+                out.at[i, column] = np.nan
+    return out
+
+
+def _suppress_curves(
+    reader, viewer: store.Viewer, analysis: CurveAnalysis, threshold: int | None = None
+) -> CurveAnalysis:
+    """De-identified viewers: hide small numbers at risk, the curve's last steps and small
+    counts (and estimates past the curve's end) in the summary."""
+    threshold = threshold if threshold is not None else _threshold(reader, viewer)
+    if threshold is None:
         return analysis
     from analytics import suppression
 
+    curves = suppression.suppress_survival_curve(analysis.curves, threshold)
     return CurveAnalysis(
-        curves=suppression.suppress_survival_curve(analysis.curves),
-        risk_table=suppression.suppress_risk_table(analysis.risk_table),
-        summary=analysis.summary,
+        curves=curves,
+        risk_table=suppression.suppress_risk_table(analysis.risk_table, threshold),
+        summary=suppress_summary(analysis.summary, curves, threshold),
         tests=analysis.tests,
         x_max=analysis.x_max,
         conf_type=analysis.conf_type,
@@ -689,14 +745,77 @@ def _suppress_curves(viewer: store.Viewer, analysis: CurveAnalysis) -> CurveAnal
     )
 
 
+def suppress_cohort_size(size: dict[str, int], threshold: int) -> dict[str, float]:
+    """:func:`cohort_size` with small counts hidden (NaN): events, competing exits and
+    censored episodes add up to the episodes, so one hidden among them hides another."""
+    from analytics.suppression import suppress_counts
+
+    parts = ["events", "competing", "censored"]
+    row = suppress_counts(pd.DataFrame([size]), parts, threshold, complementary="rows")
+    out: dict[str, float] = {k: row[k].iloc[0] for k in parts}
+    for key in ("episodes", "patients"):
+        value = size[key]
+        out[key] = float("nan") if 0 < value < threshold else value
+    if pd.isna(out["episodes"]):
+        out.update({k: float("nan") for k in parts if size[k] > 0})
+    return {k: out[k] for k in size}
+
+
+def suppress_table_one(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """:func:`table_one` as a viewer without identifiable access may see it.
+
+    Within each characteristic the levels of a group add up to the group's episodes (a
+    continuous variable: known + missing values), and "Overall" is the sum of the groups, so
+    counts are suppressed with complementary cells along both (``suppress_table_one``). A
+    hidden count hides its percent; a continuous variable with a hidden number of known values
+    shows no median, quartiles, mean or SD.
+    """
+    from analytics.suppression import suppress_counts
+
+    cells = []
+    for row in table.itertuples():
+        if row.kind == "continuous":
+            cells.append((row.Index, "n", row.variable, "known", row.group, row.n))
+            cells.append((row.Index, "n_missing", row.variable, "missing", row.group,
+                          row.n_missing))  # fmt: skip
+        else:
+            cells.append((row.Index, "n", row.variable, str(row.level), row.group, row.n))
+    long = pd.DataFrame(cells, columns=["index", "column", "variable", "level", "group", "value"])
+    wide = long.pivot_table(
+        index=["variable", "level"], columns="group", values="value", aggfunc="first",
+        sort=False,
+    )  # fmt: skip
+    groups = [g for g in dict.fromkeys(long["group"]) if g in wide.columns]
+    wide = wide[groups].reset_index()
+    complementary = "both" if len(groups) > 1 else "columns"
+    hidden_wide = suppress_counts(wide, groups, threshold, complementary=complementary,
+                                  by="variable")  # fmt: skip
+    hidden = hidden_wide.melt(id_vars=["variable", "level"], var_name="group", value_name="shown")
+    long = long.merge(hidden, on=["variable", "level", "group"], how="left")
+    out = table.copy()
+    for column in ("n", "n_missing"):
+        out[column] = out[column].astype(float)
+    for row in long[long["shown"].isna() & long["value"].notna()].itertuples():
+        out.at[row.index, row.column] = np.nan
+    n_hidden = out["n"].isna() & table["n"].notna()
+    out.loc[n_hidden, ["percent", "median", "q1", "q3", "mean", "sd"]] = np.nan
+    out.attrs["suppressed_columns"] = ["n", "n_missing", "percent"]
+    out.attrs["suppression_threshold"] = threshold
+    return out
+
+
 def cohort_summary_for(reader, viewer, spec: CohortSpec) -> dict[str, int]:
-    """:func:`cohort_size` of the spec's cohort."""
-    return cohort_size(_episodes(reader, viewer, spec))
+    """:func:`cohort_size` of the spec's cohort (small counts NaN for de-identified viewers)."""
+    size = cohort_size(_episodes(reader, viewer, spec))
+    threshold = _threshold(reader, viewer)
+    return size if threshold is None else suppress_cohort_size(size, threshold)
 
 
 def table_one_for(reader, viewer, spec: CohortSpec, *, group: str = ALL) -> pd.DataFrame:
-    """:func:`table_one` of the spec's cohort."""
-    return table_one(_episodes(reader, viewer, spec), check_grouping(group))
+    """:func:`table_one` of the spec's cohort (suppressed for de-identified viewers)."""
+    table = table_one(_episodes(reader, viewer, spec), check_grouping(group))
+    threshold = _threshold(reader, viewer)
+    return table if threshold is None else suppress_table_one(table, threshold)
 
 
 def retention_curves_for(
@@ -707,23 +826,73 @@ def retention_curves_for(
     analysis = retention_curves(
         _episodes(reader, viewer, spec), check_grouping(group), conf_type=conf_type, x_max=x_max
     )
-    return _suppress_curves(viewer, analysis)
+    return _suppress_curves(reader, viewer, analysis)
 
 
 def dropout_incidence_for(reader, viewer, spec: CohortSpec, *, group: str = ALL):
-    """:func:`dropout_incidence` of the spec's cohort."""
-    return dropout_incidence(_episodes(reader, viewer, spec), check_grouping(group))
+    """:func:`dropout_incidence` of the spec's cohort (curves stop where fewer than the
+    threshold remain at risk, for de-identified viewers)."""
+    cif, tests = dropout_incidence(_episodes(reader, viewer, spec), check_grouping(group))
+    threshold = _threshold(reader, viewer)
+    if threshold is not None:
+        from analytics.suppression import suppress_step_table
+
+        cif = suppress_step_table(cif, threshold, group=("group", "cause"))
+    return cif, tests
 
 
 def rmst_comparison_for(reader, viewer, spec: CohortSpec, *, group: str = ALL, tau: float = 365):
-    """:func:`rmst_comparison` of the spec's cohort."""
-    return rmst_comparison(_episodes(reader, viewer, spec), check_grouping(group), tau=tau)
+    """:func:`rmst_comparison` of the spec's cohort; for de-identified viewers small groups
+    show no count, RMST or difference."""
+    table, differences = rmst_comparison(
+        _episodes(reader, viewer, spec), check_grouping(group), tau=tau
+    )
+    threshold = _threshold(reader, viewer)
+    if threshold is None:
+        return table, differences
+    from analytics.suppression import suppress_counts
+
+    small = set(table.loc[table["n_episodes"] < threshold, "group"].astype(str))
+    table = suppress_counts(table, ["n_episodes"], threshold, complementary="columns")
+    table.loc[table["group"].isin(small), ["rmst", "se", "lower", "upper"]] = np.nan
+    if not differences.empty:
+        hide = differences["group"].astype(str).isin(small) | differences["reference"].astype(
+            str
+        ).isin(small)
+        numbers = [c for c in differences.columns if c not in {"group", "reference"}]
+        differences = differences.copy()
+        differences[numbers] = differences[numbers].astype(float)
+        differences.loc[hide.to_numpy(), numbers] = np.nan
+    return table, differences
 
 
 def gap_sensitivity_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
-    """:func:`gap_sensitivity` for G = 7, 14 and 30 days, other settings as in ``spec``."""
+    """:func:`gap_sensitivity` for G = 7, 14 and 30 days, other settings as in ``spec``
+    (small counts hidden, and no estimate for a cohort under the threshold, for de-identified
+    viewers; each row is the whole cohort, so there is no total to complement)."""
     frames = {g: _episodes(reader, viewer, spec.replace(gap_days=g)) for g in GAP_DAYS_CHOICES}
-    return gap_sensitivity(frames)
+    table = gap_sensitivity(frames)
+    threshold = _threshold(reader, viewer)
+    if threshold is None:
+        return table
+    from analytics.suppression import suppress_counts
+
+    small = (table["n_episodes"] < threshold).to_numpy()
+    out = suppress_counts(
+        table, ["n_episodes", "n_patients", "n_events"], threshold, complementary="none"
+    )
+    estimates = ["s90", "s365", "s365_lower", "s365_upper"]
+    out.loc[small, estimates] = np.nan
+    return out
+
+
+def _drop_small_points(reader, viewer, table: pd.DataFrame) -> pd.DataFrame:
+    threshold = _threshold(reader, viewer)
+    if threshold is None:
+        return table
+    from analytics.suppression import drop_small_rows
+
+    return drop_small_rows(table, threshold, counts=["n"])
 
 
 def _assessments(reader, viewer, spec: CohortSpec, query: str) -> pd.DataFrame:
@@ -739,12 +908,13 @@ def support_over_time_for(
     """:func:`support_over_time` of the spec's cohort."""
     if group is not None:
         check_grouping(group)
-    return support_over_time(
+    table = support_over_time(
         _assessments(reader, viewer, spec, "support_assessments"),
         _episodes(reader, viewer, spec),
         measure=measure,
         group=group,
     )
+    return _drop_small_points(reader, viewer, table)
 
 
 def outcomes_over_time_for(
@@ -754,12 +924,13 @@ def outcomes_over_time_for(
     """:func:`outcomes_over_time` of the spec's cohort."""
     if group is not None:
         check_grouping(group)
-    return outcomes_over_time(
+    table = outcomes_over_time(
         _assessments(reader, viewer, spec, "outcome_profiles_by_episode"),
         _episodes(reader, viewer, spec),
         measure=measure,
         group=group,
     )
+    return _drop_small_points(reader, viewer, table)
 
 
 def family_education_test(episodes: pd.DataFrame) -> pd.DataFrame:

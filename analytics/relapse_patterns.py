@@ -21,6 +21,9 @@ RESULT_CATEGORIES = {"-": "negative", "+": "positive", "o": "missed", "*": "othe
 LASAGNA_MAX_PATIENTS = 300
 LASAGNA_SEED = 20261124
 RELAPSE_CAUSES = {1: "First relapse", 2: "Left treatment before relapsing"}
+SUPPRESS_BELOW = "suppress_below"
+"""``attrs`` key of the rows of a viewer without identifiable access: the aggregates of this
+module hide counts below it (weeks, steps, groups)."""
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,24 @@ class RelapseData:
 
 def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
     """Everything the Relapse page needs for the spec's cohort, read once."""
+    from analytics.access import viewer_threshold
+
     weeks = relapse.screen_weeks(reader, viewer, spec)
     first = relapse.first_relapse(reader, viewer, spec)
     missed = relapse.missed_dose_days(reader, viewer, spec)
+    threshold = viewer_threshold(reader, viewer)
+    if threshold is not None:  # the aggregates below suppress small counts for this viewer
+        for frame in (weeks, first, missed):
+            frame.attrs[SUPPRESS_BELOW] = threshold
     return RelapseData(weeks, first, missed)
+
+
+def _threshold(*frames: pd.DataFrame) -> int | None:
+    """The small-cell threshold the rows were marked with by :func:`relapse_data_for`."""
+    for frame in frames:
+        if frame.attrs.get(SUPPRESS_BELOW) is not None:
+            return int(frame.attrs[SUPPRESS_BELOW])
+    return None
 
 
 def lasagna_frame(
@@ -120,7 +137,15 @@ def positive_by_week(
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     table["proportion"], table["lower"], table["upper"] = p, centre - half, centre + half
     table["group"] = table["group"].astype(str)
-    return table[["group", "week", "n", "n_positive", "proportion", "lower", "upper"]]
+    table = table[["group", "week", "n", "n_positive", "proportion", "lower", "upper"]]
+    threshold = _threshold(weeks, episodes)
+    if threshold is not None:  # a week is shown only when screened, positive and negative
+        from analytics.suppression import drop_small_rows  # counts are all >= threshold or 0
+
+        table = drop_small_rows(
+            table, threshold, counts=["n", "n_positive"], complements=[("n", "n_positive")]
+        )
+    return table
 
 
 def first_relapse_incidence(
@@ -156,7 +181,13 @@ def first_relapse_incidence(
     test_frame = (
         pd.concat(tests, ignore_index=True)[columns] if tests else pd.DataFrame(columns=columns)
     )
-    return pd.concat(parts, ignore_index=True), test_frame
+    cif = pd.concat(parts, ignore_index=True)
+    threshold = _threshold(first)
+    if threshold is not None:
+        from analytics.suppression import suppress_step_table
+
+        cif = suppress_step_table(cif, threshold, group=("group", "cause"))
+    return cif, test_frame
 
 
 def missed_before_dropout(
@@ -167,4 +198,10 @@ def missed_before_dropout(
     closed = episodes[episodes["event_observed"] == 1]
     if closed.empty:
         raise SurvivalInputError("No episode in this cohort has ended yet.")
-    return relapse.missed_before_exit(missed, episodes, weeks=weeks)
+    table = relapse.missed_before_exit(missed, episodes, weeks=weeks)
+    threshold = _threshold(missed, episodes)
+    if threshold is not None:  # a group of fewer episodes than the threshold is not shown
+        from analytics.suppression import drop_small_rows
+
+        table = drop_small_rows(table, threshold, counts=["n_episodes"])
+    return table

@@ -159,7 +159,7 @@ def at_risk_counts(
     return pd.DataFrame(rows, columns=["measure", "n"])
 
 
-def _comparison(reader, viewer, spec: CohortSpec, as_of: dt.date):
+def _comparison(reader, viewer, spec: CohortSpec, as_of: dt.date, threshold: int | None = None):
     """Funnel of one-year retention: case-mix adjusted (clinic_comparison) if it works, else
     observed against the pooled proportion."""
     from analytics.charts import funnel_chart
@@ -180,6 +180,10 @@ def _comparison(reader, viewer, spec: CohortSpec, as_of: dt.date):
     except Exception as error:  # noqa: BLE001 - fall back to the simple funnel below
         fallback_reason = str(error)
     table, target = _observed_funnel(reader, viewer, spec, as_of)
+    if threshold is not None:
+        from analytics.suppression import suppress_funnel
+
+        table = suppress_funnel(table, threshold)
     fig = funnel_chart(table, target=target, title=f"{title}, observed")
     note = (
         "Each point is a clinic's Kaplan–Meier one-year retention against the pooled proportion "
@@ -311,7 +315,7 @@ def report_content(
         For ``conf_type`` and ``ties``; defaults "log" and "efron".
     """
     from analytics import relapse
-    from analytics.analysis import Analysis, retention_tables
+    from analytics.analysis import Analysis, retention_tables, suppress_retention_tables
     from analytics.charts import proportion_by_week_chart, survival_chart
     from analytics.episodes import cohort_episodes, resolve_as_of
 
@@ -343,6 +347,7 @@ def report_content(
             suppress_survival_curve(curves, threshold),
             suppress_risk_table(risk, threshold),
         )
+        tables = suppress_retention_tables(tables, curves, threshold)
         tables["km"], tables["risk_table"] = curves, risk[["group", "time", "n_risk"]]
     short = clinic_id or "Cohort"
     curves, risk = curves.assign(group=short), risk.assign(group=short)
@@ -367,7 +372,9 @@ def report_content(
             height=520,
         )
     }
-    comparison_table, figures["funnel"], comparison_note = _comparison(reader, viewer, spec, as_of)
+    comparison_table, figures["funnel"], comparison_note = _comparison(
+        reader, viewer, spec, as_of, threshold
+    )
     tables["comparison"] = comparison_table
     weeks = relapse.screen_weeks(reader, viewer, spec)
     missed = relapse.missed_dose_days(reader, viewer, spec)
@@ -376,6 +383,12 @@ def report_content(
         counts["n"] = [_count(int(n), threshold) for n in counts["n"]]
     tables["at_risk_counts"] = counts
     weekly = weekly_positive(weeks)
+    if threshold is not None:  # a week shows only when screened, positive and negative >= t
+        from analytics.suppression import drop_small_rows
+
+        weekly = drop_small_rows(
+            weekly, threshold, counts=["n", "n_positive"], complements=[("n", "n_positive")]
+        )
     tables["positive_by_week"] = weekly
     if not weekly.empty:
         figures["relapse"] = proportion_by_week_chart(

@@ -9,6 +9,7 @@ for time-varying terms, its counting-process periods) and return small result ob
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -399,28 +400,72 @@ def fit_risk_model_for(
     periods = None
     if any(TERMS[t].time_varying for t in terms):
         periods = episodes_mod.cohort_periods(reader, viewer, spec, episodes)
-    return fit_risk_model(
+    model = fit_risk_model(
         episodes, terms, periods=periods, strata=strata, split_terms=split_terms, ties=ties
     )
+    return _suppressed_model(reader, viewer, model)
 
 
 def fit_dropout_model_for(reader, viewer, spec: CohortSpec, *, terms: tuple[str, ...]):
     """:func:`fit_dropout_model` on the spec's cohort."""
-    return fit_dropout_model(_cohort(reader, viewer, spec), terms)
+    from analytics.access import viewer_threshold
+    from analytics.suppression import hide_small
+
+    table, n_dropped = fit_dropout_model(_cohort(reader, viewer, spec), terms)
+    return table, hide_small(n_dropped, viewer_threshold(reader, viewer))
 
 
 def adjusted_curves_for(
     reader, viewer, spec: CohortSpec, *, group: str, covariates: tuple[str, ...]
 ) -> AdjustedCurves:
     """:func:`adjusted_curves` on the spec's cohort."""
-    return adjusted_curves(_cohort(reader, viewer, spec), group, covariates)
+    adjusted = adjusted_curves(_cohort(reader, viewer, spec), group, covariates)
+    return _suppressed_curves(reader, viewer, adjusted)
 
 
 def family_education_for(reader, viewer, spec: CohortSpec) -> AdjustedCurves:
     """Retention of family-education enrolees vs non-enrolees at equal baseline support:
     curves adjusted (IPW) for the MSPSS family subscale and the Family APGAR total."""
-    return adjusted_curves(
+    adjusted = adjusted_curves(
         _cohort(reader, viewer, spec),
         "has_family_education_before",
         ("mspss_family", "apgar_total"),
+    )
+    return _suppressed_curves(reader, viewer, adjusted)
+
+
+def _suppressed_model(reader, viewer, model):
+    """Counts of a fitted model as a viewer without identifiable access may see them."""
+    from analytics.access import viewer_threshold
+    from analytics.suppression import hide_small
+
+    threshold = viewer_threshold(reader, viewer)
+    if threshold is None:
+        return model
+    changes = {
+        name: hide_small(getattr(model, name), threshold)
+        for name in ("n", "n_events", "n_dropped")
+        if hasattr(model, name)
+    }
+    return dataclasses.replace(model, **changes)
+
+
+def _suppressed_curves(reader, viewer, adjusted: AdjustedCurves) -> AdjustedCurves:
+    from analytics.access import viewer_threshold
+    from analytics.suppression import hide_small, suppress_risk_table, suppress_survival_curve
+
+    threshold = viewer_threshold(reader, viewer)
+    if threshold is None:
+        return adjusted
+    risk = suppress_risk_table(adjusted.risk_table, threshold)
+    first = risk[risk["n_risk"].isna()].groupby("group")["time"].min()
+    at_365 = adjusted.at_365.copy()
+    small = at_365["group"].map(first).fillna(np.inf) <= 365
+    at_365.loc[small.to_numpy(), ["survival", "lower", "upper"]] = np.nan
+    return AdjustedCurves(
+        curves=suppress_survival_curve(adjusted.curves, threshold),
+        risk_table=risk,
+        at_365=at_365,
+        covariates=adjusted.covariates,
+        n_dropped=hide_small(adjusted.n_dropped, threshold),
     )

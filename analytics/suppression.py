@@ -344,3 +344,83 @@ def _display_value(value, label: str) -> str:
         return label
     number = float(value)
     return f"{int(number):,}" if number.is_integer() else f"{number:,.1f}"
+
+
+def suppress_step_table(
+    frame: pd.DataFrame,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    group: Sequence[str] = ("group",),
+    count: str = "n_risk",
+    hide: Sequence[str] = (
+        "n_risk", "n_event", "n_censor", "cif", "variance", "std_err", "lower", "upper",
+    ),
+) -> pd.DataFrame:  # fmt: skip
+    """Truncate step curves (cumulative incidence) where fewer than ``threshold`` remain.
+
+    Per ``group`` (e.g. ``("group", "cause")``), every step from the first one with
+    ``count < threshold`` on has its ``hide`` columns set to NaN, as
+    :func:`suppress_survival_curve` does for Kaplan–Meier curves.
+    """
+    _check_threshold(threshold)
+    keys = [g for g in group if g in frame.columns]
+    out = frame.sort_values([*keys, "time"], kind="stable").reset_index(drop=True)
+    small = pd.to_numeric(out[count], errors="coerce") < threshold
+    if keys:
+        hidden = small.groupby([out[k] for k in keys], sort=False).cummax().to_numpy(bool)
+    else:
+        hidden = small.cummax().to_numpy(bool)
+    for column in hide:
+        if column in out.columns:
+            out[column] = out[column].astype(float).where(~hidden)
+    counts = [c for c in KM_COUNT_COLUMNS if c in out.columns]
+    out.attrs["suppressed_columns"] = sorted(
+        set(frame.attrs.get("suppressed_columns", [])) | set(counts)
+    )
+    out.attrs["suppression_threshold"] = threshold
+    return out
+
+
+def drop_small_rows(
+    frame: pd.DataFrame,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    counts: Sequence[str],
+    complements: Sequence[tuple[str, str]] = (),
+) -> pd.DataFrame:
+    """Rows of ``frame`` none of whose counts is small (1..threshold-1); the others dropped.
+
+    ``complements`` are ``(total, part)`` pairs whose difference is a count too (screened
+    minus positive = negative): a row is dropped when that difference is small as well. A
+    dropped row is gone whole, so nothing about it can be recomputed from the rows left (use
+    this only for tables without a published total across rows, e.g. points of a curve).
+    """
+    _check_threshold(threshold)
+    small = pd.Series(False, index=frame.index)
+    values = [pd.to_numeric(frame[c], errors="coerce") for c in counts if c in frame.columns]
+    values += [
+        pd.to_numeric(frame[t], errors="coerce") - pd.to_numeric(frame[p], errors="coerce")
+        for t, p in complements
+        if t in frame.columns and p in frame.columns
+    ]
+    for value in values:
+        small |= (value > 0) & (value < threshold)
+    out = frame[~small.to_numpy()].reset_index(drop=True)
+    out.attrs.update(frame.attrs)
+    out.attrs["suppression_threshold"] = threshold
+    out.attrs["n_rows_suppressed"] = int(small.sum())
+    return out
+
+
+def hide_small(value, threshold: int | None) -> float:
+    """A single count as a viewer may see it: NaN when ``0 < value < threshold``."""
+    if threshold is None or value is None or pd.isna(value):
+        return value
+    return float("nan") if 0 < value < threshold else value
+
+
+def format_count(value, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """A count for display: ``"<11"`` for a hidden (NaN) count, else ``"1,234"``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"<{threshold}"
+    return f"{int(value):,}"

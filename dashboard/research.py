@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics.charts import format_p_value
 from analytics.cohort_spec import CohortSpec, SpecError
+from analytics.suppression import format_count
 from dashboard import data, filters
 
 FORM_PREFIX = "cohort_form_"
@@ -81,7 +82,7 @@ def model_header(model) -> None:
     """Size and fit of a Cox model, as one line and a metric row."""
     st.caption(model.method)
     columns = st.columns(4)
-    columns[0].metric("Episodes in the model", f"{model.n:,}")
-    columns[1].metric("Events", f"{model.n_events:,}")
-    columns[2].metric("Left out (missing values)", f"{model.n_dropped:,}")
+    columns[0].metric("Episodes in the model", format_count(model.n))
+    columns[1].metric("Events", format_count(model.n_events))
+    columns[2].metric("Left out (missing values)", format_count(model.n_dropped))
     columns[3].metric("Concordance (C)", f"{model.concordance:.3f}")

@@ -27,8 +27,33 @@ def metric_row(metrics: list[tuple[str, str]]) -> None:
         column.metric(label, value)
 
 
+PATIENT_COLUMNS = ("patient_id", "admission_id")
+"""Columns that make a table identifiable patient rows (when the viewer is identifiable)."""
+
+
+def holds_identifiable_rows(frame: pd.DataFrame, viewer) -> bool:
+    """True when ``frame`` has patient rows as stored (a patient id column and a viewer with
+    identifiable access; de-identified viewers only ever get pseudonyms)."""
+    return bool(viewer.identifiable) and any(c in frame.columns for c in PATIENT_COLUMNS)
+
+
+def export_audit(frame: pd.DataFrame, what: str):
+    """The download buttons' ``on_click``: a callback writing an ``export`` audit entry when
+    ``frame`` holds identifiable patient rows, else ``"rerun"`` (Streamlit's default)."""
+    from dashboard import data
+
+    if not holds_identifiable_rows(frame, data.current_viewer()):
+        return "rerun"
+
+    def record() -> None:
+        data.audit_export(what, frame)
+
+    return record
+
+
 def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
-    """CSV and Excel downloads of a table, side by side."""
+    """CSV and Excel downloads of a table, side by side. Downloading identifiable patient
+    rows is written to the audit log (``export``, what = ``download:<name>.<csv|xlsx>``)."""
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "CSV",
@@ -36,6 +61,7 @@ def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
+        on_click=export_audit(frame, f"download:{name}.csv"),
     )
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
@@ -46,6 +72,7 @@ def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
+        on_click=export_audit(frame, f"download:{name}.xlsx"),
     )
 
 

@@ -11,8 +11,9 @@ spec = filters.sidebar_settings()
 with widgets.error_panel():
     if not data.current_viewer().identifiable:
         st.warning(
-            "The at-risk list names patients, so it is only shown to clinic managers and "
-            "administrators with identifiable access. No rows are shown."
+            "The at-risk list is not available for de-identified access: it names patients, "
+            "so it is only shown to clinic managers and administrators with identifiable "
+            "access. No rows are shown."
         )
         st.stop()
     result = data.computed("analytics.at_risk:at_risk_patients", spec)

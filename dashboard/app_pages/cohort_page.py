@@ -12,6 +12,7 @@ from analytics.cohort_spec import (
     OBSTACLE_THEMES,
     OUTCOMES,
 )
+from analytics.suppression import format_count
 from analytics.tables import MODALITIES, SEXES
 from dashboard import data, filters, research, widgets
 
@@ -79,13 +80,13 @@ with widgets.error_panel():
     size = data.computed("analytics.cohort_analysis:cohort_summary_for", spec)
     event_word = "Dropouts" if spec.outcome == "dropout" else "Exits (events)"
     metrics = [
-        ("Episodes", f"{size['episodes']:,}"),
-        ("Patients", f"{size['patients']:,}"),
-        (event_word, f"{size['events']:,}"),
-        ("Censored (still in treatment)", f"{size['censored']:,}"),
+        ("Episodes", format_count(size["episodes"])),
+        ("Patients", format_count(size["patients"])),
+        (event_word, format_count(size["events"])),
+        ("Censored (still in treatment)", format_count(size["censored"])),
     ]
     if spec.outcome == "dropout":
-        metrics.insert(3, ("Competing exits", f"{size['competing']:,}"))
+        metrics.insert(3, ("Competing exits", format_count(size["competing"])))
     widgets.metric_row(metrics)
     if size["episodes"] == 0:
         st.warning("No episode matches these filters: widen them.")

@@ -6,6 +6,7 @@ import streamlit as st
 from analytics import charts
 from analytics.charts.profiles import mean_over_time_chart
 from analytics.cohort_analysis import GROUPINGS, SUPPORT_MEASURES
+from analytics.suppression import format_count
 from dashboard import data, filters, research, widgets
 
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -63,7 +64,7 @@ with widgets.error_panel():
     st.caption(
         "Curves weighted by the inverse probability of enrolment given the MSPSS family "
         "subscale and the Family APGAR total (IPW), so both groups have the same baseline "
-        f"support; {education.n_dropped:,} episode(s) without both scores left out. The "
+        f"support; {format_count(education.n_dropped)} episode(s) without both scores left out. The "
         "stratified log-rank test compares the groups within each family-support band."
     )
     widgets.figure_downloads(fig, name="family_education", key="family_education_fig")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from analytics import charts
+from analytics.suppression import format_count
 from dashboard import data, filters, widgets
 
 st.title("Clinic overview")
@@ -19,9 +20,9 @@ with widgets.error_panel():
     everyone = overview.headline("All clinics")
     month = f"{overview.as_of:%b %Y}"
     cells = st.columns(5)
-    cells[0].metric("In treatment now", f"{overview.n_in_treatment:,}")
-    cells[1].metric(f"Admissions, {month}", f"{overview.n_admissions_month:,}")
-    cells[2].metric(f"Exits, {month}", f"{overview.n_exits_month:,}")
+    cells[0].metric("In treatment now", format_count(overview.n_in_treatment))
+    cells[1].metric(f"Admissions, {month}", format_count(overview.n_admissions_month))
+    cells[2].metric(f"Exits, {month}", format_count(overview.n_exits_month))
     for cell, days, label in (
         (cells[3], 90, "90-day retention"),
         (cells[4], 365, "One-year retention"),

@@ -6,6 +6,7 @@ import streamlit as st
 from analytics import charts
 from analytics.cohort_analysis import GROUPINGS
 from analytics.risk_models import ADJUST_TERMS_DEFAULT, BASELINE_TERMS, TERMS
+from analytics.suppression import format_count
 from dashboard import data, filters, research, widgets
 
 DEFAULT_TERMS = ["mspss_family", "apgar_total", "dose_band", "age_years", "sex", "has_no_income"]
@@ -113,7 +114,7 @@ with widgets.error_panel():
             x_title="Subdistribution hazard ratio (95% CI, log scale)",
         )
         st.plotly_chart(fg_fig, width="stretch", key="risk_fg")
-        st.caption(f"{n_dropped:,} episode(s) left out for missing values.")
+        st.caption(f"{format_count(n_dropped)} episode(s) left out for missing values.")
         widgets.figure_downloads(fg_fig, name="fine_gray_forest", key="risk_fg_fig")
         widgets.table_downloads(fg.reset_index(), name="fine_gray", key="risk_fg_table")
 
@@ -141,7 +142,7 @@ with widgets.error_panel():
         st.plotly_chart(adj_fig, width="stretch", key="risk_adjusted")
         st.caption(
             "Each group weighted by 1 / P(group | covariates), as if it had treated the whole "
-            f"cohort; robust 95% CI. Numbers at risk are unweighted. {adjusted.n_dropped:,} "
+            f"cohort; robust 95% CI. Numbers at risk are unweighted. {format_count(adjusted.n_dropped)} "
             "episode(s) left out for missing values."
         )
         widgets.figure_downloads(adj_fig, name="adjusted_curves", key="risk_adjusted_fig")
