@@ -8,7 +8,7 @@ import streamlit as st
 # `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import auth, data, widgets  # noqa: E402
+from dashboard import auth, data, filters, widgets  # noqa: E402
 from dashboard.registry import visible_pages  # noqa: E402
 
 st.set_page_config(page_title="OAT retention", page_icon="💊", layout="wide")
@@ -31,4 +31,8 @@ navigation = st.navigation(
     },
     expanded=True,  # every page in view: managers should not hunt for "View more"
 )
+# The cohort settings sit in the sidebar of every page and in the URL, so a view can be shared.
+with widgets.error_panel():
+    filters.sidebar_settings()
+    filters.sync_query_params()
 navigation.run()

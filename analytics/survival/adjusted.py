@@ -87,12 +87,14 @@ def _robust_var_log(
         jump = np.where(curve.n_event > 0, 1.0 / left, 0.0)
     cum_g = np.cumsum(g)
     k = np.searchsorted(curve.time, time)  # each row's own time
-    own = cum_g[k] - event * jump[k]
-    with np.errstate(invalid="ignore"):
-        done = np.cumsum(w**2 * own**2)
     upto = np.searchsorted(time, curve_time, side="right")  # rows with T_i <= t
     w2_after = np.r_[np.cumsum((w**2)[::-1])[::-1], 0.0][upto]
-    return done[upto - 1] + cum_g**2 * w2_after
+    # once a group's curve reaches 0 (everyone left at risk has the event) log S is -inf and
+    # its variance undefined from there on: NaN, as R gives NA confidence limits
+    with np.errstate(invalid="ignore"):
+        own = cum_g[k] - event * jump[k]
+        done = np.cumsum(w**2 * own**2)
+        return done[upto - 1] + cum_g**2 * w2_after
 
 
 def adjusted_survival(

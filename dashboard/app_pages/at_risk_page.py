@@ -6,7 +6,7 @@ from analytics.at_risk import HIGH_RISK, SIGNS, filter_by_signs
 from dashboard import data, filters, widgets
 
 st.title("Patients at risk")
-spec = filters.sidebar_settings()
+spec = filters.current_spec()
 
 with widgets.error_panel():
     if not data.current_viewer().identifiable:

@@ -7,7 +7,7 @@ from analytics import charts
 from dashboard import data, filters, widgets
 
 st.title("Compare clinics")
-spec = filters.sidebar_settings()
+spec = filters.current_spec()
 
 with widgets.error_panel():
     comparison = data.computed("analytics.clinic_comparison:compare_clinics", spec)

@@ -7,7 +7,7 @@ from analytics.suppression import format_count
 from dashboard import data, filters, widgets
 
 st.title("Clinic overview")
-spec = filters.sidebar_settings()
+spec = filters.current_spec()
 
 with widgets.error_panel():
     overview = data.computed("analytics.clinic_overview:clinic_overview", spec)

@@ -14,5 +14,6 @@ def test_data_page_shows_counts_and_history(app_url: str, page) -> None:
     wait_for_app(page)
     page.get_by_text("Rows per clinic").wait_for()
     page.get_by_text("Import history").wait_for()
-    assert page.get_by_text("Dosing visits").count() >= 1
+    page.get_by_text("Dosing visits").first.wait_for()  # the metrics come after the headers
     screenshot(page, "data_page")
+    assert page.get_by_text("Dosing visits").count() >= 1

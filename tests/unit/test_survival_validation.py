@@ -144,3 +144,31 @@ def test_infinite_coefficient():
     data["early_leaver"] = ((data["survt"] < 300) & (data["status"] == 1)).astype(int)
     with pytest.raises(SurvivalInputError, match=r"coefficient of \['early_leaver'\] is infinite"):
         cox_ph(data, duration="survt", event="status", covariates=["early_leaver", "dose"])
+
+
+def test_adjusted_survival_of_a_small_group_that_reaches_zero_has_undefined_limits() -> None:
+    # every member of group "b" has the event: S reaches 0 and log S is -inf; the variance
+    # there is undefined (NaN limits, as R's NA), never a warning turned error
+    import numpy as np
+    import pandas as pd
+
+    from analytics.survival import adjusted_survival
+
+    rng = np.random.default_rng(1)
+    n = 200
+    data = pd.DataFrame(
+        {
+            "t": rng.exponential(100, n).round() + 1,
+            "e": rng.integers(0, 2, n),
+            "g": ["a"] * 193 + ["b"] * 7,
+            "x": rng.normal(size=n),
+        }
+    )
+    data.loc[data["g"] == "b", "e"] = 1
+    out = adjusted_survival(data, duration="t", event="e", group="g", covariates=["x"])
+    last = out[out["group"] == "b"].iloc[-1]
+    assert last["survival"] == 0.0
+    assert np.isnan(last["lower"])
+    assert np.isnan(last["upper"])
+    earlier = out[(out["group"] == "b") & (out["survival"] > 0)]
+    assert earlier["lower"].notna().all()
