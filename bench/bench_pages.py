@@ -1,0 +1,122 @@
+"""Benchmark: how long each dashboard page takes in a real browser (Debian's chromium).
+
+For every page of the registry (administrator's view, single-user mode) on one store:
+
+* first: open the page (cold caches for that page) until Streamlit has finished running it;
+* filter change: change the sidebar's gap rule (7 -> 14 days) until the page has re-run;
+* back: change it back (cached results) until the page has re-run.
+
+A page is "done" at its last DOM change (charts render after the script ends), found once
+the page has been quiet for a second with no script running and no stale element; the quiet
+second itself is not counted.
+
+    .venv/bin/python bench/bench_pages.py --patients 3000
+    .venv/bin/python bench/bench_pages.py --store data/demo.duckdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+RUNNING_JS = (
+    "() => { const s = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+    " return !!s && s.innerText.includes('Running'); }"
+)
+# Every document records the time of its latest DOM change (charts draw after the script ends).
+OBSERVER_JS = """
+window.__lastMutation = performance.now();
+new MutationObserver(() => { window.__lastMutation = performance.now(); })
+  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+QUIET_MS = 1000
+
+
+def _wait_done(page, started_ms: float, timeout_s: float = 120) -> float:
+    """Seconds from ``started_ms`` (page clock) to the last DOM change, once the page has
+    been quiet for ``QUIET_MS`` with no script running and no stale elements."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        state = page.evaluate(
+            "() => [performance.now(), window.__lastMutation,"
+            " document.querySelectorAll('[data-stale=\"true\"]').length]"
+        )
+        now, last, stale = state
+        if now - last >= QUIET_MS and not stale and not page.evaluate(RUNNING_JS):
+            return max(last - started_ms, 0.0) / 1000
+        time.sleep(0.05)
+    raise TimeoutError("the page did not settle in time")
+
+
+def _choose_gap(page, days: int) -> float:
+    select = page.locator('[data-testid="stSidebar"]').get_by_role(
+        "combobox", name="Episode ends after a gap of more than"
+    )
+    started_ms = page.evaluate("() => performance.now()")
+    select.click()
+    select.fill(f"{days} days")
+    page.keyboard.press("Enter")
+    return _wait_done(page, started_ms)
+
+
+def run(store: Path) -> list[tuple[str, float, float, float]]:
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.registry import PAGES
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server
+
+    process, url = start_server(store)
+    rows = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.add_init_script(OBSERVER_JS)
+            default_page = next(iter(PAGES.values()))[0]
+            for entries in PAGES.values():
+                for entry in entries:
+                    # Streamlit serves the default page at the root only
+                    path = "" if entry == default_page else entry.url_path
+                    page.goto(f"{url}/{path}")
+                    first = _wait_done(page, 0.0)  # from the start of navigation
+                    if page.get_by_text("Page not found").count():
+                        raise RuntimeError(f"{page.url}: page not found")
+                    changed = _choose_gap(page, 14)
+                    back = _choose_gap(page, 7)
+                    rows.append((entry.title, first, changed, back))
+                    print(
+                        f"{entry.title:<22} first {first:6.2f} s   filter change "
+                        f"{changed:6.2f} s   back (cached) {back:6.2f} s",
+                        flush=True,
+                    )
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path)
+    parser.add_argument("--patients", type=int, default=3000)
+    ns = parser.parse_args()
+    store = ns.store
+    if store is None:
+        from analytics.demo_store import build_demo_store
+
+        store = Path(tempfile.mkdtemp(prefix="bench-pages-")) / "demo.duckdb"
+        build_demo_store(store, n_patients=ns.patients)
+    run(store)
+
+
+if __name__ == "__main__":
+    main()
