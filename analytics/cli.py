@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import subprocess
+import importlib
 import sys
 from pathlib import Path
 
@@ -122,19 +121,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise RetentionError(
             f"No store at {store_path}. Build the demo with `retention demo --store {args.store}`."
         )
-    env = dict(os.environ, RETENTION_STORE=str(store_path))
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_DIR / "dashboard" / "app.py"),
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "true",
-    ]
-    return subprocess.call(command, env=env, cwd=PROJECT_DIR)
+    # the launcher lives with the UI (analytics/ never imports streamlit)
+    serve = importlib.import_module("dashboard.serve")
+    return serve.serve(store_path, port=args.port)
 
 
 def _data_dictionary(args: argparse.Namespace) -> int:

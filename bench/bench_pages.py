@@ -17,6 +17,7 @@ second itself is not counted.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,9 +70,24 @@ def run(store: Path) -> list[tuple[str, float, float, float]]:
     from playwright.sync_api import sync_playwright
 
     from dashboard.registry import PAGES
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_server
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
 
-    process, url = start_server(store)
+    # the way people start it: `retention serve` (it preloads the analytics stack)
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("retention")),
+            "serve",
+            "--store",
+            str(store),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, process)
     rows = []
     try:
         with sync_playwright() as playwright:
