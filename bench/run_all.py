@@ -23,6 +23,7 @@ FULL = {
     "bench_survival.py": ["--sizes", "10000", "100000", "1000000"],
     "bench_export.py": [],
     "bench_report.py": [],
+    "bench_pages.py": ["--patients", "3000"],
 }
 QUICK = {
     "bench_import.py": ["--visits", "100000"],
