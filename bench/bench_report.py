@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from analytics import store
 from analytics.analysis import Analysis, run_analysis
@@ -19,6 +20,11 @@ from analytics.report import build_report
 
 
 def main(path: str = "/tmp/rep/demo.duckdb") -> None:
+    if not Path(path).exists():
+        from analytics.demo_store import build_demo_store
+
+        path = str(Path(tempfile.mkdtemp(prefix="bench-report-")) / "demo.duckdb")
+        build_demo_store(path, n_patients=3000)
     reader = store.StoreReader(path)
     result = run_analysis(reader, store.LOCAL_ADMIN, Analysis(settings={"group_by": "modality"}))
     fig = result.figures["km"]
