@@ -6,9 +6,9 @@ For every page of the registry (administrator's view, single-user mode) on one s
 * filter change: change the sidebar's gap rule (7 -> 14 days) until the page has re-run;
 * back: change it back (cached results) until the page has re-run.
 
-A page is "done" at its last DOM change (charts render after the script ends), found once
-the page has been quiet for a second with no script running and no stale element; the quiet
-second itself is not counted.
+A page is "done" when the app's run marker (dashboard/app.py) has changed, i.e. the script
+finished, and then at its last DOM change (charts draw after the script ends), found once the
+page has been quiet for a second; the quiet second itself is not counted.
 
     .venv/bin/python bench/bench_pages.py --patients 3000
     .venv/bin/python bench/bench_pages.py --store data/demo.duckdb
@@ -26,10 +26,6 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-RUNNING_JS = (
-    "() => { const s = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-    " return !!s && s.innerText.includes('Running'); }"
-)
 # Every document records the time of its latest DOM change (charts draw after the script ends).
 OBSERVER_JS = """
 window.__lastMutation = performance.now();
@@ -39,23 +35,33 @@ new MutationObserver(() => { window.__lastMutation = performance.now(); })
 QUIET_MS = 1000
 
 
-def _wait_done(page, started_ms: float, timeout_s: float = 120) -> float:
-    """Seconds from ``started_ms`` (page clock) to the last DOM change, once the page has
-    been quiet for ``QUIET_MS`` with no script running and no stale elements."""
+MARKER_JS = (
+    "() => { const m = document.querySelector('.run-complete');"
+    " return m ? m.getAttribute('data-run') : null; }"
+)
+
+
+def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: float = 180):
+    """Seconds from ``started_ms`` (page clock) until the page is drawn: the app's run marker
+    has changed (the script finished) and then the DOM stayed quiet for ``QUIET_MS`` (charts
+    draw after the script); the quiet time itself is not counted. Returns (seconds, run)."""
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
-        state = page.evaluate(
-            "() => [performance.now(), window.__lastMutation,"
-            " document.querySelectorAll('[data-stale=\"true\"]').length]"
-        )
-        now, last, stale = state
-        if now - last >= QUIET_MS and not stale and not page.evaluate(RUNNING_JS):
-            return max(last - started_ms, 0.0) / 1000
+        run = page.evaluate(MARKER_JS)
+        if run is not None and run != previous_run:
+            break
+        time.sleep(0.02)
+    else:
+        raise TimeoutError("the page did not finish its run in time")
+    while time.perf_counter() < deadline:
+        now, last = page.evaluate("() => [performance.now(), window.__lastMutation]")
+        if now - last >= QUIET_MS:
+            return max(last - started_ms, 0.0) / 1000, run
         time.sleep(0.05)
     raise TimeoutError("the page did not settle in time")
 
 
-def _choose_gap(page, days: int) -> float:
+def _choose_gap(page, days: int, previous_run: str):
     select = page.locator('[data-testid="stSidebar"]').get_by_role(
         "combobox", name="Episode ends after a gap of more than"
     )
@@ -63,7 +69,7 @@ def _choose_gap(page, days: int) -> float:
     select.click()
     select.fill(f"{days} days")
     page.keyboard.press("Enter")
-    return _wait_done(page, started_ms)
+    return _wait_done(page, started_ms, previous_run)
 
 
 def run(store: Path) -> list[tuple[str, float, float, float]]:
@@ -102,11 +108,11 @@ def run(store: Path) -> list[tuple[str, float, float, float]]:
                     # Streamlit serves the default page at the root only
                     path = "" if entry == default_page else entry.url_path
                     page.goto(f"{url}/{path}")
-                    first = _wait_done(page, 0.0)  # from the start of navigation
+                    first, run = _wait_done(page, 0.0, None)  # from the start of navigation
                     if page.get_by_text("Page not found").count():
                         raise RuntimeError(f"{page.url}: page not found")
-                    changed = _choose_gap(page, 14)
-                    back = _choose_gap(page, 7)
+                    changed, run = _choose_gap(page, 14, run)
+                    back, run = _choose_gap(page, 7, run)
                     rows.append((entry.title, first, changed, back))
                     print(
                         f"{entry.title:<22} first {first:6.2f} s   filter change "

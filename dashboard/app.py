@@ -36,3 +36,8 @@ with widgets.error_panel():
     filters.sidebar_settings()
     filters.sync_query_params()
 navigation.run()
+
+# An invisible marker that changes with every completed run: browser tests and the page
+# benchmark wait for it instead of guessing when Streamlit has finished.
+st.session_state["_runs_completed"] = st.session_state.get("_runs_completed", 0) + 1
+st.html(f'<span class="run-complete" data-run="{st.session_state["_runs_completed"]}"></span>')
