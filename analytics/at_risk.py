@@ -51,6 +51,7 @@ HORIZON_DAYS = 90
 HIGH_RISK = 0.25
 SCREEN_WINDOW_WEEKS = 4
 RELAPSE_WINDOW_WEEKS = 12
+MISSED_WINDOW_DAYS = 14  # the longest look-back of the missed-dose signs
 TAKE_HOME_AFTER_DAYS = 182
 MIN_MODEL_EVENTS = 20
 MODEL_COVARIATES = [
@@ -313,10 +314,20 @@ def at_risk_patients(
         spec = spec.replace(as_of=as_of)
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
-        mart_params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+        mart_params = {
+            "gap_days": spec.gap_days,
+            "as_of": as_of,
+            "window_days": MISSED_WINDOW_DAYS,
+            **store.scope_params(cur, viewer),
+        }
+        # only open episodes and recent days matter here: the marts' open-only forms
         marts = {
-            name: store.run_query(cur, name, mart_params)
-            for name in ("missed_dose_days", "screen_weeks", "relapse_events")
+            name: store.run_query(cur, query, mart_params)
+            for name, query in (
+                ("missed_dose_days", "recent_missed_dose_days"),
+                ("screen_weeks", "open_screen_weeks"),
+                ("relapse_events", "open_relapse_events"),
+            )
         }
     # one query for every clinic in scope (the model's data); the list keeps the spec's clinics
     model_spec = spec.replace(as_of=as_of, clinic_ids=())

@@ -2,9 +2,9 @@
 -- On the weekly opioid results of fct_screen_weeks:
 --   positive_after_negative_run  a '+' week right after at least 4 consecutive '-' weeks;
 --   two_consecutive_positive     a '+' week right after a '+' week.
-create or replace macro fct_relapse_events(gap_days, as_of) as table
+create or replace macro fct_relapse_events(gap_days, as_of, open_only := false) as table
 with weeks as (
-    select * from fct_screen_weeks(gap_days, as_of)
+    select * from fct_screen_weeks(gap_days, as_of, open_only := open_only)
 ),
 
 with_history as (

@@ -5,9 +5,11 @@
 -- else 'o' missed or no screen that week.
 -- opioid_result: street opioids (opioids, fentanyl). any_result: every substance except the
 -- prescribed medications (methadone, buprenorphine), whose positives are expected.
-create or replace macro fct_screen_weeks(gap_days, as_of) as table
+-- open_only := true keeps the episodes still open at as_of (the at-risk list needs no more).
+create or replace macro fct_screen_weeks(gap_days, as_of, open_only := false) as table
 with episodes as (
     select * from fct_episodes(gap_days, as_of)
+    where not open_only or is_open
 ),
 
 weeks as (

@@ -325,3 +325,37 @@ def test_fast_spans_equal_the_per_visit_episode_assignment(demo_store: Path):
     con.close()
     assert len(fast) > 500
     assert fast == per_visit
+
+
+def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path, demo_as_of):
+    reader = store.StoreReader(demo_store)
+    params = {"gap_days": 7, "as_of": demo_as_of, "window_days": 14}
+    with reader.cursor() as cur:
+        params.update(store.scope_params(cur, store.LOCAL_ADMIN))
+        episodes = store.run_query(cur, "cohort_episodes", {**params, **_no_filters()})
+        open_keys = episodes.loc[episodes["is_open"], ["patient_id", "episode_no"]]
+        full = {
+            name: store.run_query(cur, name, params).merge(open_keys)
+            for name in ("screen_weeks", "relapse_events", "missed_dose_days")
+        }
+        fast = {
+            "screen_weeks": store.run_query(cur, "open_screen_weeks", params),
+            "relapse_events": store.run_query(cur, "open_relapse_events", params),
+            "missed_dose_days": store.run_query(cur, "recent_missed_dose_days", params),
+        }
+    reader.close()
+    window_start = pd.Timestamp(demo_as_of) - pd.Timedelta(days=13)
+    missed = full["missed_dose_days"]
+    full["missed_dose_days"] = missed[pd.to_datetime(missed["missed_date"]) >= window_start]
+    for name, rows in fast.items():
+        keys = sorted(rows.columns)
+        expected = full[name][keys].sort_values(keys).reset_index(drop=True)
+        got = rows[keys].sort_values(keys).reset_index(drop=True)
+        assert len(got) > 0, name
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def _no_filters() -> dict:
+    from analytics.episodes import cohort_params
+
+    return cohort_params(CohortSpec(), dt.date(2026, 6, 30))
