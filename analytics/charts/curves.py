@@ -269,13 +269,19 @@ def _risk_rows(
     _require(risk_table, RISK_TABLE_COLUMNS, "risk_table")
     table = _with_group(risk_table)
     table = table[table["time"] <= times_max + 1e-9]
+    ticks = np.sort(table["time"].unique())
     rows = {}
     for group in groups:
         part = table[table["group"] == group].sort_values("time")
+        # a tick after the group's last row (R's summary drops those times): nobody at risk;
+        # not for a group without rows or whose last count is hidden (it may not be zero)
+        known_last = len(part) > 0 and pd.notna(part["n_risk"].iloc[-1])
+        later = ticks[ticks > part["time"].max()] if known_last else ticks[:0]
         rows[group] = pd.DataFrame(
             {
-                "time": part["time"].to_numpy(float),
-                "label": [_format_count(v, suppressed_label) for v in part["n_risk"]],
+                "time": np.r_[part["time"].to_numpy(float), later],
+                "label": [_format_count(v, suppressed_label) for v in part["n_risk"]]
+                + ["0"] * len(later),
             }
         )
     return rows

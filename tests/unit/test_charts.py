@@ -537,3 +537,21 @@ def test_schoenfeld_chart_has_a_panel_and_smooth_per_term() -> None:
 def test_median_time_is_first_time_at_or_below_half() -> None:
     assert median_time(np.array([0, 5, 9]), np.array([1.0, 0.5, 0.2])) == 5
     assert median_time(np.array([0, 5]), np.array([1.0, 0.8])) is None
+
+
+def test_risk_table_shows_zero_after_a_group_has_left(curves: pd.DataFrame) -> None:
+    # survival_at (like R's summary(fit, times=)) has no row after a group's last time
+    table = pd.DataFrame(
+        {
+            "group": ["Clinic 1", "Clinic 1", "Clinic 2", "Clinic 2", "Clinic 2"],
+            "time": [0.0, 180.0, 0.0, 180.0, 360.0],
+            "n_risk": [163, 12, 75, 59, 47],
+        }
+    )
+    fig = survival_chart(curves, table, title="t")
+    (row,) = traces(fig, "risk_table", "Clinic 1")
+    assert list(row.x) == [0.0, 180.0, 360.0]
+    assert list(row.text) == ["163", "12", "0"]
+    hidden = table.assign(n_risk=[163, np.nan, 75, 59, 47])
+    (row,) = traces(survival_chart(curves, hidden, title="t"), "risk_table", "Clinic 1")
+    assert list(row.text) == ["163", "<11"]
