@@ -223,7 +223,78 @@ def run_query(
     """
     sql = query_sql(name)
     bound = {key: value for key, value in (params or {}).items() if f"${key}" in sql}
+    if "gap_days" in bound and "as_of" in bound:
+        fill_mart_cache(con, bound["gap_days"], bound["as_of"])
     return con.execute(sql, bound).df()
+
+
+# Episodes and their covariates for one (gap rule, cut-off) are derived once per reader and data
+# version, then shared by every mart and query: a reader's main database is in memory, the store
+# is attached read-only, and cached copies of these macros shadow the store's on the search
+# path (the marts call them by their plain names).
+CACHED_MARTS = ("fct_episodes", "fct_episode_covariates")
+_CACHE_FILL_LOCK = threading.Lock()
+
+
+def open_reader_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A connection for readers: in-memory main database with the store attached read-only
+    and empty mart caches (see ``fill_mart_cache``). Use its cursors via ``reader_cursor``."""
+    path = Path(path)
+    if not path.exists():
+        connect(path)  # raises the usual "No store at ..." error
+    con = duckdb.connect()
+    quoted = "'" + str(path).replace("'", "''") + "'"
+    try:
+        execute(con, f"attach {quoted} as store (read_only)")
+    except duckdb.IOException as exc:
+        raise StoreError(f"Cannot open the store {path}: {exc}") from exc
+    execute(con, "use store")
+    for mart in CACHED_MARTS:
+        execute(
+            con,
+            f"create table memory.main.cache_{mart} as select 0 as cache_gap_days,"
+            f" null::date as cache_as_of, * from store.main.{mart}(7, date '1900-01-01') limit 0",
+        )
+        execute(
+            con,
+            f"create macro memory.main.{mart}(gap_days, as_of) as table"
+            f" select * exclude (cache_gap_days, cache_as_of) from memory.main.cache_{mart}"
+            " where cache_gap_days = gap_days and cache_as_of = as_of::date",
+        )
+    return con
+
+
+def reader_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    cur = con.cursor()
+    execute(cur, "use store")
+    execute(cur, "set search_path = 'memory.main,store.main'")
+    return cur
+
+
+def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of) -> None:
+    """Derive the cached marts for (gap_days, as_of) once, on a reader connection (a no-op on
+    any other connection)."""
+    has_cache = con.execute(
+        "select count(*) from duckdb_tables()"
+        " where database_name = 'memory' and table_name = 'cache_fct_episodes'"
+    ).fetchall()[0][0]
+    if not has_cache:
+        return
+    params = {"g": int(gap_days), "a": as_of}
+    with _CACHE_FILL_LOCK:
+        for mart in CACHED_MARTS:  # in order: the covariates read the cached episodes
+            cached = con.execute(
+                f"select count(*) from (select 1 from memory.main.cache_{mart}"
+                " where cache_gap_days = $g and cache_as_of = $a::date limit 1)",
+                params,
+            ).fetchall()[0][0]
+            if not cached:
+                execute(
+                    con,
+                    f"insert into memory.main.cache_{mart}"
+                    f" select $g, $a::date, * from store.main.{mart}($g, $a)",
+                    params,
+                )
 
 
 def quote_identifier(name: str, allowed: set[str] | frozenset[str]) -> str:
@@ -289,9 +360,9 @@ class StoreReader:
             if signature != self._signature or self._con is None:
                 if self._con is not None:
                     self._con.close()
-                self._con = connect(self.path, read_only=True)
+                self._con = open_reader_connection(self.path)
                 self._signature = signature
-            cur = self._con.cursor()
+            cur = reader_cursor(self._con)
         try:
             yield cur
         finally:

@@ -359,3 +359,34 @@ def _no_filters() -> dict:
     from analytics.episodes import cohort_params
 
     return cohort_params(CohortSpec(), dt.date(2026, 6, 30))
+
+
+def test_the_readers_cached_episodes_give_the_same_rows_as_the_store(demo_store: Path):
+    """StoreReader derives fct_episodes / fct_episode_covariates once per (gap, cut-off) and
+    shadows the store's macros with the cached copies: every query must be unchanged."""
+    reader = store.StoreReader(demo_store)
+    plain = duckdb.connect(str(demo_store), read_only=True)
+    for gap, as_of in (
+        (7, dt.date(2026, 6, 30)),
+        (30, dt.date(2026, 6, 30)),
+        (7, dt.date(2024, 1, 1)),
+    ):
+        params = {
+            **_no_filters(),
+            "gap_days": gap,
+            "as_of": as_of,
+            "window_days": 14,
+            **store.scope_params(plain, store.LOCAL_ADMIN),
+        }
+        for name in ("cohort_episodes", "screen_weeks", "clinic_months", "recent_missed_dose_days"):
+            with reader.cursor() as cur:
+                cached = store.run_query(cur, name, params)
+            direct = store.run_query(plain, name, params)
+            keys = list(direct.columns)
+            pd.testing.assert_frame_equal(
+                cached.sort_values(keys).reset_index(drop=True),
+                direct.sort_values(keys).reset_index(drop=True),
+                obj=f"{name} G={gap} as_of={as_of}",
+            )
+    plain.close()
+    reader.close()
