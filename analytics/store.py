@@ -224,15 +224,22 @@ def run_query(
     sql = query_sql(name)
     bound = {key: value for key, value in (params or {}).items() if f"${key}" in sql}
     if "gap_days" in bound and "as_of" in bound:
-        fill_mart_cache(con, bound["gap_days"], bound["as_of"])
+        fill_mart_cache(con, bound["gap_days"], bound["as_of"], sql)
     return con.execute(sql, bound).df()
 
 
 # Episodes and their covariates for one (gap rule, cut-off) are derived once per reader and data
 # version, then shared by every mart and query: a reader's main database is in memory, the store
 # is attached read-only, and cached copies of these macros shadow the store's on the search
-# path (the marts call them by their plain names).
-CACHED_MARTS = ("fct_episodes", "fct_episode_covariates")
+# path (the marts call them by their plain names). fct_episodes and fct_episode_covariates are
+# filled before any query with a gap rule and cut-off; the others when a query names them or a
+# mart built on them (ON_DEMAND_MARTS). A test runs every named query both ways.
+ALWAYS_CACHED_MARTS = ("fct_episodes", "fct_episode_covariates")
+ON_DEMAND_MARTS: dict[str, tuple[str, ...]] = {
+    "fct_episode_periods": ("fct_episode_periods",),
+    "fct_missed_dose_days": ("fct_missed_dose_days", "fct_patient_months"),
+}
+CACHED_MARTS = (*ALWAYS_CACHED_MARTS, *ON_DEMAND_MARTS)
 _CACHE_FILL_LOCK = threading.Lock()
 
 
@@ -271,9 +278,11 @@ def reader_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return cur
 
 
-def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of) -> None:
-    """Derive the cached marts for (gap_days, as_of) once, on a reader connection (a no-op on
-    any other connection)."""
+def fill_mart_cache(
+    con: duckdb.DuckDBPyConnection, gap_days: int, as_of, sql: str = ""
+) -> None:
+    """Derive the cached marts for (gap_days, as_of) that ``sql`` needs, once, on a reader
+    connection (a no-op on any other connection)."""
     has_cache = con.execute(
         "select count(*) from duckdb_tables()"
         " where database_name = 'memory' and table_name = 'cache_fct_episodes'"
@@ -281,8 +290,11 @@ def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of) -> Non
     if not has_cache:
         return
     params = {"g": int(gap_days), "a": as_of}
+    wanted = [*ALWAYS_CACHED_MARTS] + [
+        mart for mart, users in ON_DEMAND_MARTS.items() if any(name in sql for name in users)
+    ]
     with _CACHE_FILL_LOCK:
-        for mart in CACHED_MARTS:  # in order: the covariates read the cached episodes
+        for mart in wanted:  # in order: the later marts read the cached episodes
             cached = con.execute(
                 f"select count(*) from (select 1 from memory.main.cache_{mart}"
                 " where cache_gap_days = $g and cache_as_of = $a::date limit 1)",
