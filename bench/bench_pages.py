@@ -4,7 +4,9 @@ For every page of the registry (administrator's view, single-user mode) on one s
 
 * first: open the page (cold caches for that page) until Streamlit has finished running it;
 * filter change: change the sidebar's gap rule (7 -> 14 days) until the page has re-run;
-* back: change it back (cached results) until the page has re-run.
+* back: change it back (cached results) until the page has re-run;
+* clinic filter: choose clinic C04 in the sidebar (same gap rule: the reader's cached
+  episodes and marts are reused) until the page has re-run.
 
 A page is "done" when the app's run marker (dashboard/app.py) has changed, i.e. the script
 finished, and then at its last DOM change (charts draw after the script ends), found once the
@@ -72,7 +74,17 @@ def _choose_gap(page, days: int, previous_run: str):
     return _wait_done(page, started_ms, previous_run)
 
 
-def run(store: Path) -> list[tuple[str, float, float, float]]:
+def _choose_clinic(page, clinic_id: str, previous_run: str):
+    clinics = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Clinics")
+    started_ms = page.evaluate("() => performance.now()")
+    clinics.click()
+    clinics.fill(clinic_id)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    return _wait_done(page, started_ms, previous_run)
+
+
+def run(store: Path) -> list[tuple[str, float, float, float, float]]:
     from playwright.sync_api import sync_playwright
 
     from dashboard.registry import PAGES
@@ -113,10 +125,12 @@ def run(store: Path) -> list[tuple[str, float, float, float]]:
                         raise RuntimeError(f"{page.url}: page not found")
                     changed, run = _choose_gap(page, 14, run)
                     back, run = _choose_gap(page, 7, run)
-                    rows.append((entry.title, first, changed, back))
+                    clinic, run = _choose_clinic(page, "C04", run)
+                    rows.append((entry.title, first, changed, back, clinic))
                     print(
-                        f"{entry.title:<22} first {first:6.2f} s   filter change "
-                        f"{changed:6.2f} s   back (cached) {back:6.2f} s",
+                        f"{entry.title:<22} first {first:6.2f} s   gap rule change "
+                        f"{changed:6.2f} s   back (cached) {back:6.2f} s   clinic filter "
+                        f"{clinic:6.2f} s",
                         flush=True,
                     )
             browser.close()

@@ -25,6 +25,7 @@ from analytics.charts.style import (
     time_axis_title,
     translucent,
 )
+from analytics.errors import RetentionError
 
 KM_COLUMNS = ("group", "time", "n_risk", "n_event", "n_censor", "survival", "lower", "upper")
 CIF_COLUMNS = ("group", "cause", "time", "cif", "lower", "upper")
@@ -633,6 +634,11 @@ def cumulative_incidence_chart(
     groups = sorted(frame["group"].unique())
     chosen = list(causes) if causes is not None else sorted(frame["cause"].unique())
     series = _cif_series(frame, groups, chosen, palette)
+    if not series:
+        raise RetentionError(
+            f"Nothing to draw for {title!r}: no {', '.join(map(str, chosen)) or 'events'} in "
+            "this cohort. Choose more clinics or a wider admission period."
+        )
     highest = pd.concat([s.frame[["value", "upper"]] for s in series]).max().max()
     options = _Options(
         title=title,

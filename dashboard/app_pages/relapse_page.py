@@ -82,18 +82,23 @@ with widgets.error_panel():
     relapse_group = st.selectbox(
         "By", RELAPSE_GROUPS, format_func=GROUPINGS.get, key="relapse_cif_group"
     )
-    cif, gray = first_relapse_incidence(rows.first, relapse_group)
-    by = "" if relapse_group == "none" else f" by {GROUPINGS[relapse_group].split(' (')[0].lower()}"
-    cif_fig = charts.cumulative_incidence_chart(
-        cif, title=f"First relapse{by}, leaving treatment first as a competing event",
-        x_max=365, causes=["First relapse"],
-        legend_title=None if relapse_group == "none" else GROUPINGS[relapse_group].split(" (")[0],
-    )  # fmt: skip
-    st.plotly_chart(cif_fig, width="stretch", key="relapse_cif_chart")
-    widgets.figure_downloads(cif_fig, name="first_relapse", key="relapse_cif_fig")
-    if not gray.empty:
-        st.dataframe(gray, hide_index=True, width="stretch")
-        widgets.table_downloads(gray, name="first_relapse_gray", key="relapse_gray")
+    with widgets.error_panel():  # a cohort without relapses still gets the sections below
+        cif, gray = first_relapse_incidence(rows.first, relapse_group)
+        by = (
+            ""
+            if relapse_group == "none"
+            else f" by {GROUPINGS[relapse_group].split(' (')[0].lower()}"
+        )
+        cif_fig = charts.cumulative_incidence_chart(
+            cif, title=f"First relapse{by}, leaving treatment first as a competing event",
+            x_max=365, causes=["First relapse"],
+            legend_title=None if relapse_group == "none" else GROUPINGS[relapse_group].split(" (")[0],
+        )  # fmt: skip
+        st.plotly_chart(cif_fig, width="stretch", key="relapse_cif_chart")
+        widgets.figure_downloads(cif_fig, name="first_relapse", key="relapse_cif_fig")
+        if not gray.empty:
+            st.dataframe(gray, hide_index=True, width="stretch")
+            widgets.table_downloads(gray, name="first_relapse_gray", key="relapse_gray")
 
     st.subheader("Missed doses before the end of treatment")
     before = missed_before_dropout(rows.missed, rows.first)

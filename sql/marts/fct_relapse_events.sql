@@ -1,10 +1,13 @@
 -- Grain: one row per relapse event (episode, week). Macro parameters: gap_days, as_of.
--- On the weekly opioid results of fct_screen_weeks:
+-- On the weekly opioid results of fct_screen_weeks, counting only weeks with a result ('+' or
+-- '-'): clinics screen weekly to monthly, and weeks without a screen neither break nor make a
+-- run (with weekly screening this is the plain weekly rule):
 --   positive_after_negative_run  a '+' week right after at least 4 consecutive '-' weeks;
 --   two_consecutive_positive     a '+' week right after a '+' week.
 create or replace macro fct_relapse_events(gap_days, as_of, open_only := false) as table
 with weeks as (
     select * from fct_screen_weeks(gap_days, as_of, open_only := open_only)
+    where opioid_result in ('+', '-')
 ),
 
 with_history as (

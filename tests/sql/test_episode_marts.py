@@ -55,10 +55,12 @@ def hand_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     P2 at C1: daily days 0-39, a discharge 'completed' on day 30 (before the last visit: ignored
         -> dropped out with no record); weekly opioid screens on days 0..35.
     P3 at C1: daily from day 300 to the cut-off (open), 14-day take-home on day 320.
+    P4 at C2: daily days 0-199, opioid screens every 4 weeks (4 negative, then 2 positive).
     """
     p1 = _visit_rows("P1", "C1", range(0, 60)) + _visit_rows("P1", "C2", range(70, 100))
     p2 = _visit_rows("P2", "C1", range(0, 40))
     p3 = _visit_rows("P3", "C1", [d for d in range(300, 360) if not 321 <= d <= 334], {320: 14})
+    p4 = _visit_rows("P4", "C2", range(0, 200))
     screens = [
         # P2: weeks 0-3 negative, week 4 positive (relapse after a negative run), week 5 positive
         {
@@ -69,6 +71,16 @@ def hand_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "result": result,
         }
         for w, result in enumerate(["negative"] * 4 + ["positive", "positive"])
+    ] + [
+        # P4, screened every 4 weeks: negative at weeks 0, 4, 8, 12, positive at 16 and 20
+        {
+            "patient_id": "P4",
+            "clinic_id": "C2",
+            "screen_date": day(28 * k + 2),
+            "substance": "opioids",
+            "result": result,
+        }
+        for k, result in enumerate(["negative"] * 4 + ["positive", "positive"])
     ]
     frames = {
         "clinics": pd.DataFrame(
@@ -82,17 +94,17 @@ def hand_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ),
         "patients": pd.DataFrame(
             {
-                "patient_id": ["P1", "P2", "P3"],
-                "birth_year": [1980, 1990, 1970],
-                "sex": ["F", "M", "M"],
+                "patient_id": ["P1", "P2", "P3", "P4"],
+                "birth_year": [1980, 1990, 1970, 1985],
+                "sex": ["F", "M", "M", "F"],
             }
         ),
         "admissions": pd.DataFrame(
             {
-                "admission_id": ["A1", "A2", "A3", "A4"],
-                "patient_id": ["P1", "P1", "P2", "P3"],
-                "clinic_id": ["C1", "C2", "C1", "C1"],
-                "admission_date": [day(0), day(70), day(0), day(300)],
+                "admission_id": ["A1", "A2", "A3", "A4", "A5"],
+                "patient_id": ["P1", "P1", "P2", "P3", "P4"],
+                "clinic_id": ["C1", "C2", "C1", "C1", "C2"],
+                "admission_date": [day(0), day(70), day(0), day(300), day(0)],
                 "modality": "MMT",
             }
         ),
@@ -105,7 +117,7 @@ def hand_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "reason_code": ["transferred", "died", "completed"],
             }
         ),
-        "dosing_visits": pd.DataFrame(p1 + p2 + p3),
+        "dosing_visits": pd.DataFrame(p1 + p2 + p3 + p4),
         "urine_screens": pd.DataFrame(screens),
     }
     path = tmp_path_factory.mktemp("hand") / "hand.duckdb"
@@ -201,6 +213,14 @@ def test_weekly_urine_strings_and_relapse_events(hand_store: Path):
     assert p2_events[["week_no", "relapse_type"]].values.tolist() == [
         [4, "positive_after_negative_run"],
         [5, "two_consecutive_positive"],
+    ]
+    # screened every 4 weeks: weeks without a screen neither break nor make a run
+    p4 = strings[strings["patient_id"] == "P4"].iloc[0]
+    assert p4["opioid_string"][:21] == "-ooo-ooo-ooo-ooo+ooo+"
+    p4_events = events[events["patient_id"] == "P4"]
+    assert p4_events[["week_no", "relapse_type"]].values.tolist() == [
+        [16, "positive_after_negative_run"],
+        [20, "two_consecutive_positive"],
     ]
 
 
