@@ -146,3 +146,15 @@ def test_empty_cohort_is_a_message(app_store):
     at.run()
     assert not at.exception
     assert any("no episodes" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_runs_for_a_single_monthly_screening_clinic(app_store, name):
+    # C05 screens monthly and is small: pages must show numbers or sentences, never a traceback
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["clinic_ids"] = "C05"
+    at.run()
+    at.switch_page(f"app_pages/{name}")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value
