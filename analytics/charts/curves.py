@@ -20,10 +20,10 @@ from analytics.charts.style import (
     TEXT_COLOUR,
     Palette,
     apply_layout,
+    band_trace,
     caption_annotation,
     group_colours,
     time_axis_title,
-    translucent,
 )
 from analytics.errors import RetentionError
 
@@ -163,19 +163,7 @@ def _hover_text(series: _Series, options: _Options) -> list[str]:
 
 def _band_trace(series: _Series) -> go.Scatter:
     x, y = _step_polygon(series.frame)
-    return go.Scatter(
-        x=x,
-        y=y,
-        mode="lines",
-        fill="toself",
-        fillcolor=translucent(series.colour, 0.18),
-        line={"width": 0},
-        hoverinfo="skip",
-        showlegend=False,
-        legendgroup=series.name,
-        name=f"{series.name} 95% CI",
-        meta={"role": "ci_band", "group": series.group},
-    )
+    return band_trace(x, y, colour=series.colour, name=series.name, group=series.group)
 
 
 def _curve_trace(series: _Series, options: _Options) -> go.Scatter:

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts.curves import ALL_GROUPS
-from analytics.charts.style import Palette, apply_layout, group_colours, translucent
+from analytics.charts.style import Palette, apply_layout, group_colours, point_band_trace
 
 MEAN_COLUMNS = ("month", "n", "mean", "lower", "upper")
 
@@ -56,18 +56,8 @@ def mean_over_time_chart(
         part = data[data["group"] == group].sort_values("month")
         band = part.dropna(subset=["lower", "upper"])
         fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([band["month"], band["month"][::-1]]),
-                y=np.concatenate([band["upper"], band["lower"][::-1]]),
-                fill="toself",
-                fillcolor=translucent(colours[group], 0.18),
-                line={"width": 0},
-                mode="lines",
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=group,
-                name=f"{group} 95% CI",
-                meta={"role": "ci_band", "group": group},
+            point_band_trace(
+                band["month"], band["lower"], band["upper"], colour=colours[group], group=group
             )
         )
         fig.add_trace(

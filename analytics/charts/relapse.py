@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.charts.curves import ALL_GROUPS
-from analytics.charts.style import OKABE_ITO, Palette, apply_layout, group_colours, translucent
+from analytics.charts.style import OKABE_ITO, Palette, apply_layout, group_colours, point_band_trace
 
 SCREEN_COLOURS: dict[str, str] = {
     "negative": OKABE_ITO[0],  # blue
@@ -180,18 +180,8 @@ def proportion_by_week_chart(
         part = data[data["group"] == group].sort_values("week")
         band = part.dropna(subset=["lower", "upper"])
         fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([band["week"], band["week"][::-1]]),
-                y=np.concatenate([band["upper"], band["lower"][::-1]]),
-                fill="toself",
-                fillcolor=translucent(colours[group], 0.18),
-                line={"width": 0},
-                mode="lines",
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=group,
-                name=f"{group} 95% CI",
-                meta={"role": "ci_band", "group": group},
+            point_band_trace(
+                band["week"], band["lower"], band["upper"], colour=colours[group], group=group
             )
         )
         fig.add_trace(

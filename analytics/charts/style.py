@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 OKABE_ITO: tuple[str, ...] = (
@@ -77,6 +78,35 @@ def translucent(colour: str, alpha: float) -> str:
         raise ValueError(f"colour must be '#RRGGBB', got {colour!r}")
     red, green, blue = (int(hex_part[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({red},{green},{blue},{alpha:g})"
+
+
+def band_trace(x, y, *, colour: str, name: str, group) -> go.Scatter:
+    """A 95% CI band as one filled polygon (``x``, ``y`` already walk round it), drawn under
+    the curve of ``name`` and toggled with it; ``meta["role"] == "ci_band"``."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        fill="toself",
+        fillcolor=translucent(colour, 0.18),
+        line={"width": 0},
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=name,
+        name=f"{name} 95% CI",
+        meta={"role": "ci_band", "group": group},
+    )
+
+
+def point_band_trace(x, lower, upper, *, colour: str, group: str) -> go.Scatter:
+    """:func:`band_trace` between point estimates' ``lower`` and ``upper`` limits at ``x``."""
+    return band_trace(
+        np.concatenate([np.asarray(x), np.asarray(x)[::-1]]),
+        np.concatenate([np.asarray(upper), np.asarray(lower)[::-1]]),
+        colour=colour,
+        name=group,
+        group=group,
+    )
 
 
 def time_axis_title(time_unit: str, origin: str = "admission") -> str:
