@@ -22,16 +22,18 @@ EPISODE_KEYS = ["patient_id", "episode_no"]
 RELAPSE_TYPES = ("positive_after_negative_run", "two_consecutive_positive")
 
 
+def _mart_params(reader: store.StoreReader, spec: CohortSpec) -> dict:
+    with reader.cursor() as cur:
+        return {"gap_days": spec.gap_days, "as_of": resolve_as_of(cur, spec)}
+
+
 def _mart(
     reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str
 ) -> pd.DataFrame:
+    """Patient-level mart rows, through the access layer (scoped, audited, de-identified)."""
     from analytics.access import patient_rows  # access builds on the store, as we do
 
-    with reader.cursor() as cur:
-        params = {"gap_days": spec.gap_days, "as_of": resolve_as_of(cur, spec)}
-    if name == "clinic_months":  # aggregate rows: scoped here, suppressed by the caller
-        return reader.scoped_query(name, viewer, params)
-    return patient_rows(reader, viewer, name, params)
+    return patient_rows(reader, viewer, name, _mart_params(reader, spec))
 
 
 def _in_cohort(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
@@ -206,7 +208,8 @@ def clinic_months(
     cohort's 90-day and one-year retention counts (``fct_clinic_months``), for the spec's
     clinics within the viewer's scope. Adds ``retention_90`` and ``retention_365``
     (retained / evaluable, NaN when nobody is evaluable yet)."""
-    rows = _mart(reader, viewer, spec, "clinic_months")
+    # aggregate rows: scoped by the reader, suppressed below for de-identified viewers
+    rows = reader.scoped_query("clinic_months", viewer, _mart_params(reader, spec))
     if spec.clinic_ids:
         rows = rows[rows["clinic_id"].isin(spec.clinic_ids)]
     rows = rows.sort_values(["clinic_id", "month_start"], ignore_index=True)

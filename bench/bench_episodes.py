@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -79,7 +80,10 @@ def step_query(path: Path, query: str, as_of: str, memory_limit: str, spill: str
 
     import duckdb
 
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit):
+        raise SystemExit(f"--memory-limit must look like 20GB, not {memory_limit!r}")
     con = duckdb.connect(str(path))
+    # SET takes no bound parameters: the values are checked (limit) or made here (folder)
     con.execute(f"set memory_limit = '{memory_limit}'").fetchall()
     con.execute(f"set temp_directory = '{spill}'").fetchall()
     # the sorted read must keep its order (DuckDB drops ORDER BY in CTAS otherwise); the
