@@ -278,9 +278,7 @@ def reader_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return cur
 
 
-def fill_mart_cache(
-    con: duckdb.DuckDBPyConnection, gap_days: int, as_of, sql: str = ""
-) -> None:
+def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of, sql: str = "") -> None:
     """Derive the cached marts for (gap_days, as_of) that ``sql`` needs, once, on a reader
     connection (a no-op on any other connection)."""
     has_cache = con.execute(
