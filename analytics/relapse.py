@@ -28,22 +28,28 @@ def _mart_params(reader: store.StoreReader, spec: CohortSpec) -> dict:
 
 
 def _mart(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str, **params
 ) -> pd.DataFrame:
     """Patient-level mart rows, through the access layer (scoped, audited, de-identified)."""
     from analytics.access import patient_rows  # access builds on the store, as we do
 
-    return patient_rows(reader, viewer, name, _mart_params(reader, spec))
+    return patient_rows(reader, viewer, name, {**_mart_params(reader, spec), **params})
 
 
 def _in_cohort(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     return rows.merge(episodes[EPISODE_KEYS], on=EPISODE_KEYS, how="inner")
 
 
-def screen_weeks(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> pd.DataFrame:
-    """One row per cohort episode and week in treatment: ``patient_id, clinic_id, episode_no,
-    week_no, opioid_result, any_result``."""
-    rows = _mart(reader, viewer, spec, "screen_weeks")
+def screen_weeks(
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    *,
+    max_week_no: int | None = None,
+) -> pd.DataFrame:
+    """One row per cohort episode and week in treatment (up to ``max_week_no``, default all):
+    ``patient_id, clinic_id, episode_no, week_no, opioid_result, any_result``."""
+    rows = _mart(reader, viewer, spec, "screen_weeks", max_week_no=max_week_no)
     rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
     return rows.sort_values([*EPISODE_KEYS, "week_no"], ignore_index=True)
 

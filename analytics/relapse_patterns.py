@@ -20,6 +20,7 @@ from analytics.survival import cumulative_incidence, gray_test
 RESULT_CATEGORIES = {"-": "negative", "+": "positive", "o": "missed", "*": "other"}
 LASAGNA_MAX_PATIENTS = 300
 LASAGNA_SEED = 20261124
+MAX_WEEKS = 52  # the page shows weeks 0-52 since admission
 RELAPSE_CAUSES = {1: "First relapse", 2: "Left treatment before relapsing"}
 SUPPRESS_BELOW = "suppress_below"
 """``attrs`` key of the rows of a viewer without identifiable access: the aggregates of this
@@ -39,7 +40,8 @@ def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
     """Everything the Relapse page needs for the spec's cohort, read once."""
     from analytics.access import viewer_threshold
 
-    weeks = relapse.screen_weeks(reader, viewer, spec)
+    # the page shows the first year of weeks only
+    weeks = relapse.screen_weeks(reader, viewer, spec, max_week_no=MAX_WEEKS)
     first = relapse.first_relapse(reader, viewer, spec)
     missed = relapse.missed_dose_days(reader, viewer, spec)
     threshold = viewer_threshold(reader, viewer)
@@ -62,7 +64,7 @@ def lasagna_frame(
     episodes: pd.DataFrame,
     *,
     max_patients: int = LASAGNA_MAX_PATIENTS,
-    max_weeks: int = 52,
+    max_weeks: int = MAX_WEEKS,
     seed: int = LASAGNA_SEED,
     result: str = "opioid_result",
 ) -> tuple[pd.DataFrame, int]:
@@ -101,7 +103,7 @@ def positive_by_week(
     episodes: pd.DataFrame,
     *,
     group: str = ALL,
-    max_weeks: int = 52,
+    max_weeks: int = MAX_WEEKS,
     missed_as_positive: bool = False,
     result: str = "opioid_result",
     min_n: int = 5,

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics.cohort_spec import GAP_DAYS_CHOICES
 from analytics.errors import StoreError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -75,6 +77,10 @@ def layers_hash() -> str:
     digest = hashlib.sha256()
     for path in build_order():
         digest.update(path.read_bytes())
+    # and what a writer materialises: a change there must rebuild the stored marts too
+    digest.update(repr((MATERIALIZED_GAP_DAYS, CACHED_MARTS)).encode())
+    digest.update(inspect.getsource(materialize_marts).encode())
+    digest.update(inspect.getsource(_shadow_macro_sql).encode())
     return digest.hexdigest()[:16]
 
 
@@ -159,6 +165,7 @@ def writable_copy(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection
             try:
                 build(con)
                 yield con
+                materialize_marts(con)
                 execute(con, "checkpoint")
             finally:
                 con.close()
@@ -228,24 +235,97 @@ def run_query(
     return con.execute(sql, bound).df()
 
 
-# Episodes and their covariates for one (gap rule, cut-off) are derived once per reader and data
-# version, then shared by every mart and query: a reader's main database is in memory, the store
-# is attached read-only, and cached copies of these macros shadow the store's on the search
-# path (the marts call them by their plain names). fct_episodes and fct_episode_covariates are
-# filled before any query with a gap rule and cut-off; the others when a query names them or a
-# mart built on them (ON_DEMAND_MARTS). A test runs every named query both ways.
+# Episodes and the marts built on them are derived once per (gap rule, cut-off) and shared by
+# every query. Two layers, both read through shadow macros of the same name and signature as the
+# store's (the marts and queries call them by their plain names, so a shadow on the search path
+# wins):
+# * materialised in the store by every writer, for the gap rules the dashboard offers at the
+#   data cut-off (``materialize_marts``): the default views cost a table scan at any size;
+# * cached in a reader's in-memory main database for any other (gap rule, cut-off), filled on
+#   first use (``fill_mart_cache``): fct_episodes and fct_episode_covariates before any query
+#   with a gap rule and cut-off, the others when a query names them or a mart built on them.
+# A test runs every named query against both layers and against the plain macros.
 ALWAYS_CACHED_MARTS = ("fct_episodes", "fct_episode_covariates")
 ON_DEMAND_MARTS: dict[str, tuple[str, ...]] = {
     "fct_episode_periods": ("fct_episode_periods",),
     "fct_missed_dose_days": ("fct_missed_dose_days", "fct_patient_months"),
+    "fct_screen_weeks": ("fct_screen_weeks", "fct_relapse_events"),
 }
-CACHED_MARTS = (*ALWAYS_CACHED_MARTS, *ON_DEMAND_MARTS)
+CACHED_MARTS = (*ALWAYS_CACHED_MARTS, *ON_DEMAND_MARTS)  # in dependency order
+MATERIALIZED_GAP_DAYS = GAP_DAYS_CHOICES
+_KEY_COLUMNS = "cache_gap_days, cache_as_of"
 _CACHE_FILL_LOCK = threading.Lock()
 
 
+def _mart_signature(mart: str) -> tuple[str, str]:
+    """(parameters, extra filter) of a shadow macro: fct_screen_weeks keeps its open_only."""
+    if mart == "fct_screen_weeks":
+        return (
+            "gap_days, as_of, open_only := false",
+            " and (not open_only or exists (select 1 from fct_episodes(gap_days, as_of) as e"
+            " where e.is_open and e.patient_id = rows.patient_id"
+            " and e.episode_no = rows.episode_no))",
+        )
+    return "gap_days, as_of", ""
+
+
+def _empty_mart_sql(mart: str) -> str:
+    return (
+        f"select 0 as cache_gap_days, null::date as cache_as_of, *"
+        f" from {mart}(7, date '1900-01-01') limit 0"
+    )
+
+
+def _shadow_macro_sql(macro: str, mart: str, sources: list[str]) -> str:
+    """``create macro <macro>`` returning the rows of ``sources`` for one (gap rule, cut-off)."""
+    parameters, extra = _mart_signature(mart)
+    union = " union all ".join(f"select * from {source}" for source in sources)
+    return (
+        f"create or replace {macro}({parameters}) as table"
+        f" select * exclude ({_KEY_COLUMNS}) from ({union}) as rows"
+        f" where cache_gap_days = gap_days and cache_as_of = as_of::date{extra}"
+    )
+
+
+def materialize_marts(con: duckdb.DuckDBPyConnection) -> None:
+    """Store the marts of every offered gap rule at the data cut-off (a writer's last step),
+    listed in ``materialized_marts``.
+
+    Each mart is computed from the materialised marts before it (temporary shadow macros), so
+    episodes are derived once per gap rule.
+    """
+    cutoff = data_cutoff(con)
+    execute(
+        con,
+        "create or replace table materialized_marts"
+        " (mart varchar, cache_gap_days integer, cache_as_of date)",
+    )
+    for mart in CACHED_MARTS:
+        execute(con, f"drop table if exists materialized_{mart}")
+    for mart in CACHED_MARTS:
+        execute(con, f"create table materialized_{mart} as {_empty_mart_sql('main.' + mart)}")
+        for gap_days in MATERIALIZED_GAP_DAYS if cutoff is not None else ():
+            params = {"g": gap_days, "a": cutoff}
+            execute(
+                con,
+                f"insert into materialized_{mart} select $g, $a::date, * from {mart}($g, $a::date)",
+                params,
+            )
+            execute(
+                con,
+                "insert into materialized_marts values ($m, $g, $a::date)",
+                {**params, "m": mart},
+            )
+        execute(con, _shadow_macro_sql(f"temp macro {mart}", mart, [f"main.materialized_{mart}"]))
+    for mart in CACHED_MARTS:
+        execute(con, f"drop macro temp.{mart}")
+
+
 def open_reader_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
-    """A connection for readers: in-memory main database with the store attached read-only
-    and empty mart caches (see ``fill_mart_cache``). Use its cursors via ``reader_cursor``."""
+    """A connection for readers: in-memory main database with the store attached read-only,
+    shadow macros over its materialised marts and empty in-memory caches (``fill_mart_cache``).
+    ``memory.main.cache_index`` lists the (mart, gap rule, cut-off) either layer holds.
+    Use its cursors via ``reader_cursor``."""
     path = Path(path)
     if not path.exists():
         connect(path)  # raises the usual "No store at ..." error
@@ -256,18 +336,31 @@ def open_reader_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection
     except duckdb.IOException as exc:
         raise StoreError(f"Cannot open the store {path}: {exc}") from exc
     execute(con, "use store")
+    stored = {
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'store'"
+        ).fetchall()
+    }
+    execute(
+        con,
+        "create table memory.main.cache_index"
+        " (mart varchar, cache_gap_days integer, cache_as_of date)",
+    )
+    materialized = "materialized_marts" in stored  # absent in a read-only store of older code
+    if materialized:
+        execute(
+            con, "insert into memory.main.cache_index select * from store.main.materialized_marts"
+        )
     for mart in CACHED_MARTS:
         execute(
             con,
-            f"create table memory.main.cache_{mart} as select 0 as cache_gap_days,"
-            f" null::date as cache_as_of, * from store.main.{mart}(7, date '1900-01-01') limit 0",
+            f"create table memory.main.cache_{mart} as {_empty_mart_sql('store.main.' + mart)}",
         )
-        execute(
-            con,
-            f"create macro memory.main.{mart}(gap_days, as_of) as table"
-            f" select * exclude (cache_gap_days, cache_as_of) from memory.main.cache_{mart}"
-            " where cache_gap_days = gap_days and cache_as_of = as_of::date",
-        )
+        sources = [f"memory.main.cache_{mart}"]
+        if materialized:
+            sources.append(f"store.main.materialized_{mart}")
+        execute(con, _shadow_macro_sql(f"macro memory.main.{mart}", mart, sources))
     return con
 
 
@@ -279,31 +372,38 @@ def reader_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 
 def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of, sql: str = "") -> None:
-    """Derive the cached marts for (gap_days, as_of) that ``sql`` needs, once, on a reader
-    connection (a no-op on any other connection)."""
-    has_cache = con.execute(
-        "select count(*) from duckdb_tables()"
-        " where database_name = 'memory' and table_name = 'cache_fct_episodes'"
-    ).fetchall()[0][0]
-    if not has_cache:
-        return
+    """Derive the marts for (gap_days, as_of) that ``sql`` needs into the reader's in-memory
+    cache, unless materialised or cached already (a no-op on any other connection)."""
     params = {"g": int(gap_days), "a": as_of}
-    wanted = [*ALWAYS_CACHED_MARTS] + [
-        mart for mart, users in ON_DEMAND_MARTS.items() if any(name in sql for name in users)
+    held_sql = (
+        "select mart from memory.main.cache_index"
+        " where cache_gap_days = $g and cache_as_of = $a::date"
+    )
+    try:
+        held = {row[0] for row in con.execute(held_sql, params).fetchall()}
+    except duckdb.CatalogException:
+        return  # not a reader connection: the store's own macros derive everything
+    wanted = [
+        mart
+        for mart in CACHED_MARTS
+        if mart in ALWAYS_CACHED_MARTS or any(name in sql for name in ON_DEMAND_MARTS[mart])
     ]
+    if all(mart in held for mart in wanted):
+        return
     with _CACHE_FILL_LOCK:
+        held = {row[0] for row in con.execute(held_sql, params).fetchall()}
         for mart in wanted:  # in order: the later marts read the cached episodes
-            cached = con.execute(
-                f"select count(*) from (select 1 from memory.main.cache_{mart}"
-                " where cache_gap_days = $g and cache_as_of = $a::date limit 1)",
-                params,
-            ).fetchall()[0][0]
-            if not cached:
+            if mart not in held:
                 execute(
                     con,
                     f"insert into memory.main.cache_{mart}"
                     f" select $g, $a::date, * from store.main.{mart}($g, $a)",
                     params,
+                )
+                execute(
+                    con,
+                    "insert into memory.main.cache_index values ($m, $g, $a::date)",
+                    {**params, "m": mart},
                 )
 
 

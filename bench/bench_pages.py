@@ -14,6 +14,7 @@ page has been quiet for a second; the quiet second itself is not counted.
 
     .venv/bin/python bench/bench_pages.py --patients 3000
     .venv/bin/python bench/bench_pages.py --store data/demo.duckdb
+    .venv/bin/python bench/bench_pages.py --store data/demo.duckdb --pages "Family support"
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def _choose_clinic(page, clinic_id: str, previous_run: str):
     return _wait_done(page, started_ms, previous_run)
 
 
-def run(store: Path) -> list[tuple[str, float, float, float, float]]:
+def run(
+    store: Path, titles: list[str] | None = None
+) -> list[tuple[str, float, float, float, float]]:
     from playwright.sync_api import sync_playwright
 
     from dashboard.registry import PAGES
@@ -117,6 +120,8 @@ def run(store: Path) -> list[tuple[str, float, float, float, float]]:
             default_page = next(iter(PAGES.values()))[0]
             for entries in PAGES.values():
                 for entry in entries:
+                    if titles and entry.title not in titles:
+                        continue
                     # Streamlit serves the default page at the root only
                     path = "" if entry == default_page else entry.url_path
                     page.goto(f"{url}/{path}")
@@ -144,6 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path)
     parser.add_argument("--patients", type=int, default=3000)
+    parser.add_argument("--pages", nargs="*", help="page titles to measure (default: all)")
     ns = parser.parse_args()
     store = ns.store
     if store is None:
@@ -151,7 +157,7 @@ def main() -> None:
 
         store = Path(tempfile.mkdtemp(prefix="bench-pages-")) / "demo.duckdb"
         build_demo_store(store, n_patients=ns.patients)
-    run(store)
+    run(store, ns.pages)
 
 
 if __name__ == "__main__":

@@ -181,13 +181,35 @@ def _curve_trace(series: _Series, options: _Options) -> go.Scatter:
 
 
 CROWDED_CENSOR_MARKS = 80
+CENSOR_MARK_BINS = 200  # one mark per 1/200 of the time axis: ~5 px at page width, < a mark
 
 
-def _censor_trace(series: _Series) -> go.Scatter | None:
+def thin_censor_marks(marks: pd.DataFrame, x_end: float) -> pd.DataFrame:
+    """One mark per narrow slice of the time axis (at the slice's first censoring, with the
+    slice's count and last time), and none past its end.
+
+    A large cohort has a censoring at nearly every day; a mark per day draws thousands of
+    overlapping crosses that look the same as one per slice, but cost the browser most of
+    the chart's drawing time.
+    """
+    shown = marks[marks["time"] <= x_end * 1.015]
+    slices = np.floor(shown["time"].to_numpy(float) / (x_end / CENSOR_MARK_BINS))
+    grouped = shown.groupby(slices, sort=True)
+    return pd.DataFrame(
+        {
+            "time": grouped["time"].first().to_numpy(float),
+            "value": grouped["value"].first().to_numpy(float),
+            "n_censor": grouped["n_censor"].sum().to_numpy(float),
+            "last_time": grouped["time"].last().to_numpy(float),
+        }
+    )
+
+
+def _censor_trace(series: _Series, x_end: float) -> go.Scatter | None:
     frame = series.frame
     if "n_censor" not in frame.columns:
         return None
-    marks = frame[frame["n_censor"].fillna(0) > 0]
+    marks = thin_censor_marks(frame[frame["n_censor"].fillna(0) > 0], x_end)
     if marks.empty:
         return None
     # hundreds of marks hide the curve they sit on: draw them smaller and lighter
@@ -206,8 +228,11 @@ def _censor_trace(series: _Series) -> go.Scatter | None:
         name=f"{series.name} censored",
         legendgroup=series.name,
         showlegend=False,
-        customdata=marks["n_censor"].to_numpy(float),
-        hovertemplate=f"{series.name}: %{{customdata:.0f}} censored at %{{x:g}}<extra></extra>",
+        customdata=marks[["n_censor", "last_time"]].to_numpy(float),
+        hovertemplate=(
+            f"{series.name}: %{{customdata[0]:.0f}} censored at %{{x:g}}–%{{customdata[1]:g}}"
+            "<extra></extra>"
+        ),
         meta={"role": "censor", "group": series.group},
     )
 
@@ -403,13 +428,13 @@ def _style_risk_axes(
     )
 
 
-def _series_traces(series: list[_Series], options: _Options) -> list:
+def _series_traces(series: list[_Series], options: _Options, x_end: float) -> list:
     bands = [_band_trace(s) for s in series if options.show_ci]
     curves = [_curve_trace(s, options) for s in series]
     extras = []
     for s in series:
         if options.show_censor_marks:
-            extras.append(_censor_trace(s))
+            extras.append(_censor_trace(s, x_end))
         if options.median_lines:
             extras.append(_median_trace(s))
     extras = [t for t in extras if t is not None]
@@ -431,7 +456,7 @@ def _curve_figure(
         rows = _risk_rows(risk_table, groups, x_end, options.suppressed_label)
     geometry = _Geometry.for_rows(len(rows), options.height)
     fig = _blank_figure(len(rows), geometry)
-    for trace in _series_traces(series, options):
+    for trace in _series_traces(series, options, x_end):
         fig.add_trace(trace, **({"row": 1, "col": 1} if rows else {}))
     ticks = sorted({t for part in rows.values() for t in part["time"]})
     if not ticks:

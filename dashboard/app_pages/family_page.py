@@ -16,6 +16,15 @@ spec = filters.current_spec()
 research.cohort_line(spec)
 
 
+FAMILY_CURVES = {
+    "mspss_family_tertile": (
+        "MSPSS family subscale tertile",
+        "Retention by MSPSS family-subscale tertile (T1 = least support)",
+    ),
+    "apgar_category": ("Family APGAR category", "Retention by Family APGAR category"),
+}
+
+
 def curves_by(group: str, title: str, key: str) -> None:
     km = data.computed("analytics.cohort_analysis:retention_curves_for", spec, group=group)
     caption = None
@@ -39,15 +48,13 @@ def curves_by(group: str, title: str, key: str) -> None:
 
 with widgets.error_panel():
     st.subheader("Retention by family support")
-    tab_mspss, tab_apgar = st.tabs(["MSPSS family subscale tertile", "Family APGAR"])
-    with tab_mspss:
-        curves_by(
-            "mspss_family_tertile",
-            "Retention by MSPSS family-subscale tertile (T1 = least support)",
-            "family_mspss",
-        )
-    with tab_apgar:
-        curves_by("apgar_category", "Retention by Family APGAR category", "family_apgar")
+    # one chart at a time: tabs would draw both on every run
+    measure_curves = st.radio(
+        "Support measured by", list(FAMILY_CURVES), horizontal=True, key="family_curves",
+        format_func=lambda group: FAMILY_CURVES[group][0],
+    )  # fmt: skip
+    label, title = FAMILY_CURVES[measure_curves]
+    curves_by(measure_curves, title, f"family_{measure_curves}")
 
 with widgets.error_panel():
     st.subheader("Family education, at equal baseline support")

@@ -1,5 +1,7 @@
--- Rows of fct_screen_weeks within the viewer's clinics.
--- Parameters: $gap_days, $as_of, $scope_clinic_ids.
+-- Rows of fct_screen_weeks within the viewer's clinics, up to week $max_week_no (null: all).
+-- Parameters: $gap_days, $as_of, $scope_clinic_ids, $max_week_no.
 select *
 from fct_screen_weeks($gap_days, $as_of)
-where list_contains($scope_clinic_ids::varchar[], clinic_id)
+where
+    list_contains($scope_clinic_ids::varchar[], clinic_id)
+    and ($max_week_no::integer is null or week_no <= $max_week_no::integer)

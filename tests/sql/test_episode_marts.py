@@ -349,7 +349,7 @@ def test_fast_spans_equal_the_per_visit_episode_assignment(demo_store: Path):
 
 def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path, demo_as_of):
     reader = store.StoreReader(demo_store)
-    params = {"gap_days": 7, "as_of": demo_as_of, "window_days": 14}
+    params = {"gap_days": 7, "as_of": demo_as_of, "window_days": 14, "max_week_no": None}
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
         episodes = store.run_query(cur, "cohort_episodes", {**params, **_no_filters()})
@@ -398,6 +398,7 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
             "gap_days": gap,
             "as_of": as_of,
             "window_days": 14,
+            "max_week_no": None,
             **store.scope_params(plain, store.LOCAL_ADMIN),
         }
         for name in names:
@@ -415,3 +416,50 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
                 obj=f"{name} G={gap} as_of={as_of}",
             )
     plain.close()
+
+
+def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
+    demo_store: Path,
+):
+    """The dashboard's gap rules at the data cut-off come from the marts stored with the data
+    (nothing derived in the reader); another cut-off is derived into the reader's cache."""
+    reader = store.StoreReader(demo_store)
+    cache_tables = [f"memory.main.cache_{mart}" for mart in store.CACHED_MARTS]
+
+    def cached_rows(cur) -> list[int]:
+        return [cur.execute(f"select count(*) from {t}").fetchall()[0][0] for t in cache_tables]
+
+    with reader.cursor() as cur:
+        cutoff = store.data_cutoff(cur)
+        scope = store.scope_params(cur, store.LOCAL_ADMIN)
+        for gap in store.MATERIALIZED_GAP_DAYS:
+            for name in (
+                "relapse_events",
+                "episode_periods",
+                "patient_months",
+                "open_screen_weeks",
+            ):
+                params = {**_no_filters(), "gap_days": gap, "as_of": cutoff, **scope}
+                assert len(store.run_query(cur, name, params)) > 0
+        assert cached_rows(cur) == [0] * len(cache_tables)
+        earlier = {**_no_filters(), "gap_days": 7, "as_of": dt.date(2024, 1, 1), **scope}
+        store.run_query(cur, "relapse_events", earlier)
+        filled = dict(zip(store.CACHED_MARTS, cached_rows(cur), strict=True))
+    reader.close()
+    assert filled["fct_episodes"] > 0
+    assert filled["fct_screen_weeks"] > 0
+    assert filled["fct_episode_periods"] == 0  # not needed by relapse events
+
+
+def test_screen_weeks_up_to_a_week_are_the_first_weeks_of_all(demo_store: Path, demo_as_of):
+    reader = store.StoreReader(demo_store)
+    params = {"gap_days": 14, "as_of": demo_as_of, "max_week_no": None}
+    with reader.cursor() as cur:
+        params.update(store.scope_params(cur, store.LOCAL_ADMIN))
+        every = store.run_query(cur, "screen_weeks", params)
+        first_year = store.run_query(cur, "screen_weeks", {**params, "max_week_no": 52})
+    reader.close()
+    keys = ["patient_id", "episode_no", "week_no"]
+    expected = every[every["week_no"] <= 52].sort_values(keys, ignore_index=True)
+    assert 0 < len(expected) < len(every)
+    pd.testing.assert_frame_equal(first_year.sort_values(keys, ignore_index=True), expected)

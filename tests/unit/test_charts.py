@@ -37,6 +37,7 @@ from analytics.charts import (
     survival_chart,
     trend_chart,
 )
+from analytics.charts.curves import CENSOR_MARK_BINS, thin_censor_marks
 
 ADDICTS = Path(__file__).resolve().parents[1] / "data" / "addicts.csv"
 TICKS = [0.0, 180.0, 360.0, 540.0, 720.0, 900.0]
@@ -209,8 +210,32 @@ def test_censor_marks_sit_on_the_curve_at_censoring_times(
         censored = frame[frame["n_censor"] > 0]
         (marks,) = traces(km_figure, "censor", group)
         assert marks.marker.symbol == "cross-thin"
-        np.testing.assert_allclose(marks.x, censored["time"])
-        np.testing.assert_allclose(marks.y, censored["survival"])
+        # thinned to one mark per slice of the axis, each at a censoring time on the curve
+        at = censored.set_index("time").loc[list(marks.x)]
+        np.testing.assert_allclose(marks.y, at["survival"])
+        assert len(marks.x) >= 0.8 * len(censored)
+        assert np.asarray(marks.customdata)[:, 0].sum() == censored["n_censor"].sum()
+
+
+def test_censor_marks_are_thinned_to_one_per_slice_of_the_axis_keeping_every_count() -> None:
+    # a censoring every day for two years, on a one-year axis
+    days = np.arange(1, 731, dtype=float)
+    marks = pd.DataFrame({"time": days, "value": 1 - days / 1000, "n_censor": 2.0})
+    thinned = thin_censor_marks(marks, x_end=365)
+    width = 365 / CENSOR_MARK_BINS
+    assert len(thinned) == len(np.unique(np.floor(days[days <= 365 * 1.015] / width)))
+    assert len(thinned) <= CENSOR_MARK_BINS + 5
+    # each mark at its slice's first censoring and on the curve there
+    np.testing.assert_allclose(thinned["value"], 1 - thinned["time"] / 1000)
+    assert thinned["n_censor"].sum() == 2 * (days <= 365 * 1.015).sum()
+    assert (thinned["last_time"] >= thinned["time"]).all()
+    assert (np.diff(np.floor(thinned["time"] / width)) > 0).all()
+    # sparse marks are left as they are
+    sparse = marks.iloc[::30]
+    pd.testing.assert_frame_equal(
+        thin_censor_marks(sparse, x_end=730)[["time", "value", "n_censor"]],
+        sparse.reset_index(drop=True),
+    )
 
 
 def test_ci_band_is_a_step_outline_of_lower_and_upper(

@@ -421,3 +421,27 @@ def test_a_killed_import_leaves_the_store_as_it_was(store_path: Path, tmp_path: 
     # The next import is not blocked by the leftover lock or copy.
     result = import_files(store_path, [big], cutoff=CUTOFF)
     assert (result.rows_loaded, result.rows_quarantined) == (len(visits), 0)
+
+
+def test_every_import_stores_the_marts_of_the_offered_gap_rules_at_its_cutoff(
+    store_path: Path, tmp_path: Path
+) -> None:
+    rows = "".join(
+        f"P1,C01,{day:%Y-%m-%d},09:00,methadone,60,true,0\n"
+        for day in pd.date_range("2026-01-01", "2026-01-20")
+    )
+    later = dt.date(2026, 9, 30)
+    import_files(
+        store_path, [write(tmp_path, "dosing_visits.csv", VISITS_HEADER + rows)], cutoff=later
+    )
+    stored = table(
+        store_path,
+        "select cache_gap_days, cache_as_of, duration_days, is_open from materialized_fct_episodes"
+        " order by 1",
+    )
+    assert stored["cache_gap_days"].tolist() == list(store.MATERIALIZED_GAP_DAYS)
+    assert set(stored["cache_as_of"].dt.date) == {later}
+    assert stored["duration_days"].tolist() == [20, 20, 20]  # closed: 20 days of visits
+    assert not stored["is_open"].any()
+    weeks = table(store_path, "select count(*) as n from materialized_fct_screen_weeks")
+    assert weeks["n"].tolist() == [3 * 3]  # 20 days = 3 weeks, per gap rule
