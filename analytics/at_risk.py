@@ -23,7 +23,9 @@ Warning signs (each a boolean column; ``reasons`` spells out the ones present)
 Model
 -----
 A Cox model of leaving treatment (any exit), fitted on every episode the viewer may see (open
-and closed, all clinics in scope) in counting-process form, with baseline covariates (age, sex,
+and closed, all clinics in scope; above :data:`MODEL_MAX_EPISODES` episodes, every episode of
+a fixed random sample of patients, so a large store fits in a second with a precision
+no list needs more of) in counting-process form, with baseline covariates (age, sex,
 treatment (modality, and for methadone the dose band at day 30), prior episodes, family
 support, drug-using friends, no income)
 and take-home status as a time-varying covariate. For an open episode at day ``t``, with its
@@ -42,7 +44,7 @@ import pandas as pd
 
 from analytics import store
 from analytics.cohort_spec import CohortSpec
-from analytics.episodes import cohort_episodes, cohort_periods, resolve_as_of
+from analytics.episodes import cohort_episodes, resolve_as_of
 from analytics.errors import AccessDenied, RetentionError
 from analytics.survival import CoxResult, cox_ph
 
@@ -54,6 +56,7 @@ RELAPSE_WINDOW_WEEKS = 12
 MISSED_WINDOW_DAYS = 14  # the longest look-back of the missed-dose signs
 TAKE_HOME_AFTER_DAYS = 182
 MIN_MODEL_EVENTS = 20
+MODEL_MAX_EPISODES = 20_000
 MODEL_COVARIATES = [
     "age_years",
     "sex",
@@ -100,6 +103,7 @@ class AtRiskList:
     n_model_episodes: int
     n_model_events: int
     model_note: str | None
+    n_accessible_episodes: int = 0  # more than n_model_episodes when the model used a sample
 
 
 def _days_before(dates: pd.Series, as_of: dt.date) -> pd.Series:
@@ -222,23 +226,30 @@ def current_profiles(open_episodes: pd.DataFrame, periods: pd.DataFrame) -> pd.D
     return model_frame(merged.assign(start_day=0, stop_day=1, event_observed=0))
 
 
-def _reasons(row: pd.Series) -> str:
-    """Short text, e.g. "missed 2 days in 7; positive opioid screen; low family support"."""
-    parts = []
-    if row["missed_recent"]:
-        days = "day" if row["missed_7d"] == 1 else "days"
-        parts.append(f"missed {row['missed_7d']} {days} in 7")
-    if row["positive_screen"]:
-        parts.append("positive opioid screen")
-    if row["relapse"]:
-        parts.append("relapse after negative run")
-    if row["low_family_support"]:
-        parts.append("low family support")
-    if row["no_take_homes"]:
-        parts.append(f"no take-homes at {row['days_in_treatment'] // 30} months")
-    if row["high_model_risk"]:
-        parts.append(f"risk {row['risk_90d']:.0%}")
-    return "; ".join(parts)
+def reasons(table: pd.DataFrame) -> pd.Series:
+    """Short text per row, e.g. "missed 2 days in 7; positive opioid screen; low family
+    support", from the sign columns (vectorised: a large store lists 100,000s of patients)."""
+    days = np.where(table["missed_7d"] == 1, "day", "days")
+    parts = [
+        (table["missed_recent"], "missed " + table["missed_7d"].astype(str) + " " + days + " in 7"),
+        (table["positive_screen"], pd.Series("positive opioid screen", index=table.index)),
+        (table["relapse"], pd.Series("relapse after negative run", index=table.index)),
+        (table["low_family_support"], pd.Series("low family support", index=table.index)),
+        (
+            table["no_take_homes"],
+            "no take-homes at " + (table["days_in_treatment"] // 30).astype(str) + " months",
+        ),
+        (
+            table["high_model_risk"],
+            "risk " + (table["risk_90d"] * 100).round().astype("Int64").astype(str) + "%",
+        ),
+    ]
+    text = pd.Series("", index=table.index, dtype=object)
+    for present, part in parts:
+        present = present.astype(bool)
+        joined = np.where(text == "", part, text + "; " + part)
+        text = text.where(~present, pd.Series(joined, index=table.index))
+    return text
 
 
 def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
@@ -254,7 +265,7 @@ def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
     ].astype(bool)
     out["high_model_risk"] = out["risk_90d"].fillna(0) >= HIGH_RISK
     out["n_signs"] = out[list(SIGNS)].sum(axis=1).astype(int)
-    out["reasons"] = out.apply(_reasons, axis=1) if len(out) else pd.Series(dtype=str)
+    out["reasons"] = reasons(out) if len(out) else pd.Series(dtype=str)
     return out
 
 
@@ -314,41 +325,28 @@ def at_risk_patients(
         spec = spec.replace(as_of=as_of)
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
-        mart_params = {
-            "gap_days": spec.gap_days,
-            "as_of": as_of,
-            "window_days": MISSED_WINDOW_DAYS,
-            **store.scope_params(cur, viewer),
-        }
-        # only open episodes and recent days matter here: the marts' open-only forms
-        marts = {
-            name: store.run_query(cur, query, mart_params)
-            for name, query in (
-                ("missed_dose_days", "recent_missed_dose_days"),
-                ("screen_weeks", "open_screen_weeks"),
-                ("relapse_events", "open_relapse_events"),
-            )
-        }
-    # one query for every clinic in scope (the model's data); the list keeps the spec's clinics
-    model_spec = spec.replace(as_of=as_of, clinic_ids=())
-    model_episodes = cohort_episodes(reader, viewer, model_spec)
-    model_periods = cohort_periods(reader, viewer, model_spec, model_episodes)
-    episodes, periods = model_episodes, model_periods
-    if spec.clinic_ids:
-        episodes = model_episodes[model_episodes["clinic_id"].isin(spec.clinic_ids)]
-        periods = model_periods[model_periods["clinic_id"].isin(spec.clinic_ids)]
+    spec = spec.replace(as_of=as_of)
+    mart_params = {"gap_days": spec.gap_days, "as_of": as_of, "window_days": MISSED_WINDOW_DAYS}
+    # only open episodes and recent weeks matter here: the marts' open-only, recent forms
+    # (recent_screens applies each window exactly)
+    marts = {
+        name: patient_rows(reader, viewer, query, {**mart_params, **extra}, what="at-risk list")
+        for name, query, extra in (
+            ("missed_dose_days", "recent_missed_dose_days", {}),
+            ("screen_weeks", "open_screen_weeks", {"recent_days": 7 * SCREEN_WINDOW_WEEKS}),
+            ("relapse_events", "open_relapse_events", {"recent_days": 7 * RELAPSE_WINDOW_WEEKS}),
+            ("last_periods", "open_episode_last_periods", {}),
+        )
+    }
+    episodes = cohort_episodes(reader, viewer, spec)
     open_eps = episodes[episodes["is_open"].astype(bool)]
+    periods = with_baseline(marts["last_periods"], open_eps)
+    model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = pd.Series(np.nan, index=episodes.index)
-    note = None
-    n_model, n_events = len(model_episodes), int(model_episodes["event_observed"].sum())
-    if not open_eps.empty:
-        try:
-            result = fit_leaving_model(model_periods)
-            profiles = current_profiles(open_eps, periods)
-            values = risk_of_leaving(result, profiles, open_eps["duration_days"].to_numpy())
-            risk.loc[open_eps.index] = values
-        except RetentionError as exc:
-            note = f"The risk model could not be fitted: {exc}"
+    if model.result is not None and not open_eps.empty:
+        profiles = current_profiles(open_eps, periods)
+        values = risk_of_leaving(model.result, profiles, open_eps["duration_days"].to_numpy())
+        risk.loc[open_eps.index] = values
     keys = episodes[KEYS]
     patients = assemble(
         episodes,
@@ -359,7 +357,64 @@ def at_risk_patients(
         risk,
         as_of,
     )
-    return AtRiskList(patients, as_of, n_model, n_events, note)
+    return AtRiskList(
+        patients, as_of, model.n_episodes, model.n_events, model.note, model.n_accessible
+    )
+
+
+def with_baseline(periods: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
+    """Periods joined to their episode's baseline covariates (episodes not in ``episodes``
+    are dropped)."""
+    baseline = episodes.drop(
+        columns=["clinic_id", "event_observed", "dropout_status", "event", "status"],
+        errors="ignore",
+    )
+    return periods.merge(baseline, on=KEYS, how="inner")
+
+
+@dataclass(frozen=True)
+class LeavingModel:
+    """The fitted model (None if it could not be fitted, ``note`` says why) and its data."""
+
+    result: CoxResult | None
+    n_episodes: int
+    n_events: int
+    n_accessible: int
+    note: str | None
+
+
+def leaving_model(
+    reader: store.StoreReader, viewer: store.Viewer, gap_days: int, as_of: dt.date
+) -> LeavingModel:
+    """The risk model on the viewer's episodes, fitted once per viewer, gap rule and cut-off
+    (every clinic filter and page shares it); see the module doc."""
+
+    def fit() -> LeavingModel:
+        params = {"gap_days": gap_days, "as_of": as_of, "max_episodes": MODEL_MAX_EPISODES}
+        periods = patient_rows(reader, viewer, "model_periods", params, what="at-risk model")
+        per_episode = periods.groupby(KEYS, sort=False)["event_observed"].max()
+        n_episodes, n_events = len(per_episode), int(per_episode.sum())
+        with reader.cursor() as cur:
+            n_accessible = int(
+                store.run_query(
+                    cur,
+                    "episode_count",
+                    {"gap_days": gap_days, "as_of": as_of, **store.scope_params(cur, viewer)},
+                )["n_episodes"].iloc[0]
+            )
+        try:
+            result, note = fit_leaving_model(periods), None
+        except RetentionError as exc:
+            result, note = None, f"The risk model could not be fitted: {exc}"
+        return LeavingModel(result, n_episodes, n_events, n_accessible, note)
+
+    return reader.memoized(("at_risk_model", viewer, gap_days, as_of), fit)
+
+
+def patient_rows(reader, viewer, name: str, params: dict, *, what: str) -> pd.DataFrame:
+    from analytics import access  # access builds on the store, as we do
+
+    return access.patient_rows(reader, viewer, name, params, what=what)
 
 
 def filter_by_signs(patients: pd.DataFrame, signs: list[str] | tuple[str, ...]) -> pd.DataFrame:

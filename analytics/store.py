@@ -163,6 +163,7 @@ def writable_copy(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection
                 shutil.copyfile(path, tmp)
             con = duckdb.connect(str(tmp))
             try:
+                execute(con, "set enable_progress_bar = false")  # no bars in import logs
                 build(con)
                 yield con
                 materialize_marts(con)
@@ -250,6 +251,7 @@ ON_DEMAND_MARTS: dict[str, tuple[str, ...]] = {
     "fct_episode_periods": ("fct_episode_periods",),
     "fct_missed_dose_days": ("fct_missed_dose_days", "fct_patient_months"),
     "fct_screen_weeks": ("fct_screen_weeks", "fct_relapse_events"),
+    "fct_relapse_events": ("fct_relapse_events",),
 }
 CACHED_MARTS = (*ALWAYS_CACHED_MARTS, *ON_DEMAND_MARTS)  # in dependency order
 MATERIALIZED_GAP_DAYS = GAP_DAYS_CHOICES
@@ -257,14 +259,17 @@ _KEY_COLUMNS = "cache_gap_days, cache_as_of"
 _CACHE_FILL_LOCK = threading.Lock()
 
 
+OPEN_ONLY_MARTS = ("fct_screen_weeks", "fct_relapse_events")
+
+
 def _mart_signature(mart: str) -> tuple[str, str]:
-    """(parameters, extra filter) of a shadow macro: fct_screen_weeks keeps its open_only."""
-    if mart == "fct_screen_weeks":
+    """(parameters, extra filter) of a shadow macro: marts with ``open_only`` keep it."""
+    if mart in OPEN_ONLY_MARTS:
         return (
             "gap_days, as_of, open_only := false",
             " and (not open_only or exists (select 1 from fct_episodes(gap_days, as_of) as e"
-            " where e.is_open and e.patient_id = rows.patient_id"
-            " and e.episode_no = rows.episode_no))",
+            " where e.is_open and e.patient_id = mart_rows.patient_id"
+            " and e.episode_no = mart_rows.episode_no))",
         )
     return "gap_days, as_of", ""
 
@@ -282,7 +287,7 @@ def _shadow_macro_sql(macro: str, mart: str, sources: list[str]) -> str:
     union = " union all ".join(f"select * from {source}" for source in sources)
     return (
         f"create or replace {macro}({parameters}) as table"
-        f" select * exclude ({_KEY_COLUMNS}) from ({union}) as rows"
+        f" select * exclude ({_KEY_COLUMNS}) from ({union}) as mart_rows"
         f" where cache_gap_days = gap_days and cache_as_of = as_of::date{extra}"
     )
 

@@ -44,10 +44,16 @@ with widgets.error_panel():
     if result.model_note:
         st.warning(result.model_note)
     else:
+        sample = (
+            f" (a fixed random sample of patients from {result.n_accessible_episodes:,})"
+            if result.n_accessible_episodes > result.n_model_episodes
+            else ""
+        )
         st.caption(
             f"Risk model: Cox model of leaving treatment fitted on {result.n_model_episodes:,} "
-            f"episodes ({result.n_model_events:,} exits) of every clinic you can see; baseline "
-            "covariates and take-home status; risk = 1 − S(t + 90) / S(t) at the current day t."
+            f"episodes{sample} ({result.n_model_events:,} exits) of every clinic you can see; "
+            "baseline covariates and take-home status; risk = 1 − S(t + 90) / S(t) at the "
+            "current day t."
         )
     if shown.empty:
         st.info("No patient in treatment has the chosen signs.")

@@ -349,7 +349,13 @@ def test_fast_spans_equal_the_per_visit_episode_assignment(demo_store: Path):
 
 def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path, demo_as_of):
     reader = store.StoreReader(demo_store)
-    params = {"gap_days": 7, "as_of": demo_as_of, "window_days": 14, "max_week_no": None}
+    params = {
+        "gap_days": 7,
+        "as_of": demo_as_of,
+        "window_days": 14,
+        "max_week_no": None,
+        "recent_days": None,
+    }
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
         episodes = store.run_query(cur, "cohort_episodes", {**params, **_no_filters()})
@@ -363,7 +369,20 @@ def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path,
             "relapse_events": store.run_query(cur, "open_relapse_events", params),
             "missed_dose_days": store.run_query(cur, "recent_missed_dose_days", params),
         }
+        recent = {
+            name: store.run_query(cur, f"open_{name}", {**params, "recent_days": 84})
+            for name in ("screen_weeks", "relapse_events")
+        }
     reader.close()
+    # the recent forms keep the weeks that started in the last 84 days, all of them
+    starts = episodes.set_index(["patient_id", "episode_no"])["start_date"]
+    for name, rows in recent.items():
+        every = fast[name]
+        week_start = pd.to_datetime(
+            starts.loc[pd.MultiIndex.from_frame(every[["patient_id", "episode_no"]])].to_numpy()
+        ) + pd.to_timedelta(every["week_no"].to_numpy() * 7, "D")
+        in_window = (pd.Timestamp(demo_as_of) - week_start).days < 84
+        assert 0 < len(rows) == int(in_window.sum()) < len(every), name
     window_start = pd.Timestamp(demo_as_of) - pd.Timedelta(days=13)
     missed = full["missed_dose_days"]
     full["missed_dose_days"] = missed[pd.to_datetime(missed["missed_date"]) >= window_start]
@@ -399,6 +418,8 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
             "as_of": as_of,
             "window_days": 14,
             "max_week_no": None,
+            "max_episodes": 1000,  # a sample: the hash must pick the same patients both ways
+            "recent_days": 84,
             **store.scope_params(plain, store.LOCAL_ADMIN),
         }
         for name in names:
@@ -440,6 +461,7 @@ def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
                 "open_screen_weeks",
             ):
                 params = {**_no_filters(), "gap_days": gap, "as_of": cutoff, **scope}
+                params["recent_days"] = None
                 assert len(store.run_query(cur, name, params)) > 0
         assert cached_rows(cur) == [0] * len(cache_tables)
         earlier = {**_no_filters(), "gap_days": 7, "as_of": dt.date(2024, 1, 1), **scope}

@@ -132,7 +132,11 @@ def test_signs_on_a_small_frame():
     assert rows.loc["P3", "low_family_support"]
     assert rows.loc["P2", "high_model_risk"]
     assert not rows.loc["P3", "high_model_risk"]
-    assert "no take-homes at 18 months" in rows.loc["P1", "reasons"]
+    assert rows.loc["P1", "reasons"] == (
+        "missed 1 day in 7; relapse after negative run; no take-homes at 18 months"
+    )
+    assert rows.loc["P2", "reasons"] == "positive opioid screen; low family support; risk 30%"
+    assert rows.loc["P3", "reasons"] == "low family support"
     only_relapse = at_risk.filter_by_signs(table, ["relapse"])
     assert list(only_relapse["patient_id"]) == ["P1"]
     assert at_risk.filter_by_signs(table, []).empty
@@ -159,3 +163,69 @@ def test_too_few_exits_is_a_clear_error():
     )
     with pytest.raises(RetentionError, match="needs at least"):
         at_risk.fit_leaving_model(periods)
+
+
+def test_the_current_period_of_each_open_episode_is_its_last(reader, result, demo_as_of):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    periods = cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(), episodes)
+    open_keys = episodes.loc[episodes["is_open"], at_risk.KEYS]
+    expected = (
+        periods.merge(open_keys, on=at_risk.KEYS)
+        .sort_values("stop_day")
+        .groupby(at_risk.KEYS, as_index=False)
+        .last()
+    )
+    params = {"gap_days": 7, "as_of": demo_as_of}
+    got = at_risk.patient_rows(
+        reader, store.LOCAL_ADMIN, "open_episode_last_periods", params, what="test"
+    )
+    assert len(got) == len(open_keys) == len(result.patients)
+    merged = got.merge(expected, on=at_risk.KEYS, suffixes=("", "_expected"))
+    assert len(merged) == len(got)
+    for column in ("stop_day", "is_take_home", "has_family_education"):
+        assert (merged[column] == merged[f"{column}_expected"]).all(), column
+    # a current period runs up to the episode's length so far
+    lengths = episodes.set_index(at_risk.KEYS)["duration_days"]
+    assert (
+        got.set_index(at_risk.KEYS)["stop_day"] == lengths.loc[got.set_index(at_risk.KEYS).index]
+    ).all()
+
+
+def test_a_large_store_fits_the_model_on_a_patient_sample_close_to_the_full_fit(
+    reader, demo_as_of, monkeypatch
+):
+    full = at_risk.leaving_model(reader, store.LOCAL_ADMIN, 14, demo_as_of)
+    assert full.n_episodes == full.n_accessible  # the demo is below the cap
+    whole = at_risk.leaving_model(reader, store.LOCAL_ADMIN, 30, demo_as_of).n_accessible
+    cap = whole // 2
+    monkeypatch.setattr(at_risk, "MODEL_MAX_EPISODES", cap)
+    fresh = store.StoreReader(reader.path)  # the model is remembered per reader
+    sample = at_risk.leaving_model(fresh, store.LOCAL_ADMIN, 30, demo_as_of)
+    fresh.close()
+    assert sample.n_accessible == whole > 500
+    assert 0.75 * cap < sample.n_episodes < 1.25 * cap
+    # every episode of a sampled patient: the sample is of patients, not episodes
+    params = {"gap_days": 30, "as_of": demo_as_of, "max_episodes": cap}
+    rows = at_risk.patient_rows(reader, store.LOCAL_ADMIN, "model_periods", params, what="t")
+    everyone = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=30))
+    sampled = everyone[everyone["patient_id"].isin(rows["patient_id"])]
+    assert len(sampled) == sample.n_episodes
+    # the same model, less precisely: each coefficient within 4 of the sample's SEs
+    reference = at_risk.fit_leaving_model(
+        cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=30), everyone)
+    ).coefficients
+    sampled_fit = sample.result.coefficients
+    gap = (sampled_fit["coef"] - reference["coef"]).abs()
+    assert (gap < 4 * sampled_fit["se"]).all(), gap / sampled_fit["se"]
+
+
+def test_every_clinic_filter_shares_one_model(reader):
+    everyone = at_risk.at_risk_patients(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=14))
+    one = at_risk.at_risk_patients(
+        reader, store.LOCAL_ADMIN, CohortSpec(gap_days=14, clinic_ids=("C02",))
+    )
+    assert one.n_model_episodes == everyone.n_model_episodes
+    assert set(one.patients["clinic_id"]) == {"C02"}
+    shared = one.patients.merge(everyone.patients, on=at_risk.KEYS, suffixes=("", "_all"))
+    assert len(shared) == len(one.patients) > 0
+    np.testing.assert_allclose(shared["risk_90d"], shared["risk_90d_all"], rtol=1e-12)
