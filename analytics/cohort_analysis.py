@@ -116,6 +116,14 @@ def _label(value: object) -> str:
     return LEVEL_LABELS.get(str(value), str(value))
 
 
+def labels_of(values: pd.Series) -> pd.Series:
+    """``_label`` of every value, computed once per distinct value (a cohort has millions of
+    rows and a handful of levels)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.array([_label(u) for u in uniques] + [UNKNOWN], dtype=object)
+    return pd.Series(labels[codes], index=values.index, dtype=object)  # code -1: missing
+
+
 def _tertiles(values: pd.Series) -> pd.Series:
     known = values.dropna()
     out = pd.Series(UNKNOWN, index=values.index, dtype=object)
@@ -159,12 +167,12 @@ def group_labels(episodes: pd.DataFrame, group: str) -> pd.Series:
     if group == ALL:
         return pd.Series("All episodes", index=episodes.index, dtype=object)
     frame = episodes if group in episodes.columns else add_groupings(episodes)
-    return frame[group].map(_label).astype(object)
+    return labels_of(frame[group])
 
 
 def level_order(group: str, labels: Sequence[str]) -> list[str]:
     """Levels in their natural order (ordered groupings), else sorted; "unknown" last."""
-    present = list(dict.fromkeys(labels))
+    present = list(pd.unique(pd.Series(labels, dtype=object)))  # first-seen order
     ordered = [lv for lv in ORDERED_LEVELS.get(group, []) if lv in present]
     rest = sorted(lv for lv in present if lv not in ordered and lv != UNKNOWN)
     return ordered + rest + ([UNKNOWN] if UNKNOWN in present else [])
@@ -245,8 +253,8 @@ def table_one(
         rows.append({"variable": "n", "label": "Episodes", "level": "", "kind": "total",
                      "group": name, "n": len(part)})  # fmt: skip
         for column in cats:
-            labels = part[column].map(_label)
-            levels = level_order(column, frame[column].map(_label))
+            labels = labels_of(part[column])
+            levels = level_order(column, labels_of(frame[column]))
             counts = labels.value_counts()
             for level in levels:
                 n = int(counts.get(level, 0))
@@ -599,7 +607,7 @@ def mean_by_month(
     month = np.floor(np.maximum(data[days].astype(float), 0) / 30.4375 / bin_months) * bin_months
     data["month"] = month.astype(int)
     data = data[data["month"] <= max_months]
-    data["group"] = data[group].map(_label) if group else "All episodes"
+    data["group"] = labels_of(data[group]) if group else "All episodes"
     rows = []
     for (name, month_no), part in data.groupby(["group", "month"], sort=True):
         if len(part) < min_n:
@@ -943,8 +951,8 @@ def family_education_test(episodes: pd.DataFrame) -> pd.DataFrame:
     """
     require_events(episodes)
     frame = episodes.assign(
-        enrolled=episodes["has_family_education_before"].map(_label),
-        support=episodes["family_support"].map(_label),
+        enrolled=labels_of(episodes["has_family_education_before"]),
+        support=labels_of(episodes["family_support"]),
     )
     if frame["enrolled"].nunique() < 2:
         raise SurvivalInputError(

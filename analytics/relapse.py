@@ -36,6 +36,14 @@ def _mart(
     return patient_rows(reader, viewer, name, {**_mart_params(reader, spec), **params})
 
 
+def _share(sample_share: float | None) -> float | None:
+    if sample_share is None or sample_share >= 1:
+        return None
+    if not 0 < sample_share:
+        raise ValueError(f"sample_share must be in (0, 1], got {sample_share!r}")
+    return float(sample_share)
+
+
 def _in_cohort(rows: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
     return rows.merge(episodes[EPISODE_KEYS], on=EPISODE_KEYS, how="inner")
 
@@ -46,10 +54,21 @@ def screen_weeks(
     spec: CohortSpec,
     *,
     max_week_no: int | None = None,
+    sample_share: float | None = None,
 ) -> pd.DataFrame:
     """One row per cohort episode and week in treatment (up to ``max_week_no``, default all):
-    ``patient_id, clinic_id, episode_no, week_no, opioid_result, any_result``."""
-    rows = _mart(reader, viewer, spec, "screen_weeks", max_week_no=max_week_no)
+    ``patient_id, clinic_id, episode_no, week_no, opioid_result, any_result``.
+
+    ``sample_share`` keeps a fixed random share of the patients (all their episodes), the
+    same patients in every query with the same share."""
+    rows = _mart(
+        reader,
+        viewer,
+        spec,
+        "screen_weeks",
+        max_week_no=max_week_no,
+        sample_share=_share(sample_share),
+    )
     rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
     return rows.sort_values([*EPISODE_KEYS, "week_no"], ignore_index=True)
 
@@ -127,11 +146,16 @@ def first_relapse(
 
 
 def missed_dose_days(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    *,
+    sample_share: float | None = None,
 ) -> pd.DataFrame:
     """Every missed dose day of the cohort's episodes: ``patient_id, clinic_id, episode_no,
-    missed_date`` (uncovered days inside an episode, and up to the cut-off if it is open)."""
-    rows = _mart(reader, viewer, spec, "missed_dose_days")
+    missed_date`` (uncovered days inside an episode, and up to the cut-off if it is open);
+    ``sample_share`` as :func:`screen_weeks`."""
+    rows = _mart(reader, viewer, spec, "missed_dose_days", sample_share=_share(sample_share))
     rows = _in_cohort(rows, cohort_episodes(reader, viewer, spec))
     return rows.sort_values([*EPISODE_KEYS, "missed_date"], ignore_index=True)
 

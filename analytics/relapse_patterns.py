@@ -21,6 +21,10 @@ RESULT_CATEGORIES = {"-": "negative", "+": "positive", "o": "missed", "*": "othe
 LASAGNA_MAX_PATIENTS = 300
 LASAGNA_SEED = 20261124
 MAX_WEEKS = 52  # the page shows weeks 0-52 since admission
+# Weekly results and missed days of larger cohorts come from a fixed random sample of patients
+# of about this many episodes: a weekly proportion from 20,000 episodes is within about ±1%,
+# and tens of millions of weekly rows would not fit a page's time or memory.
+SAMPLE_MAX_EPISODES = 20_000
 RELAPSE_CAUSES = {1: "First relapse", 2: "Left treatment before relapsing"}
 SUPPRESS_BELOW = "suppress_below"
 """``attrs`` key of the rows of a viewer without identifiable access: the aggregates of this
@@ -34,21 +38,23 @@ class RelapseData:
     weeks: pd.DataFrame
     first: pd.DataFrame
     missed: pd.DataFrame
+    sample_share: float | None = None  # weeks and missed: this share of the patients (None all)
 
 
 def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
     """Everything the Relapse page needs for the spec's cohort, read once."""
     from analytics.access import viewer_threshold
 
-    # the page shows the first year of weeks only
-    weeks = relapse.screen_weeks(reader, viewer, spec, max_week_no=MAX_WEEKS)
     first = relapse.first_relapse(reader, viewer, spec)
-    missed = relapse.missed_dose_days(reader, viewer, spec)
+    share = SAMPLE_MAX_EPISODES / len(first) if len(first) > SAMPLE_MAX_EPISODES else None
+    # the page shows the first year of weeks only
+    weeks = relapse.screen_weeks(reader, viewer, spec, max_week_no=MAX_WEEKS, sample_share=share)
+    missed = relapse.missed_dose_days(reader, viewer, spec, sample_share=share)
     threshold = viewer_threshold(reader, viewer)
     if threshold is not None:  # the aggregates below suppress small counts for this viewer
         for frame in (weeks, first, missed):
             frame.attrs[SUPPRESS_BELOW] = threshold
-    return RelapseData(weeks, first, missed)
+    return RelapseData(weeks, first, missed, share)
 
 
 def _threshold(*frames: pd.DataFrame) -> int | None:

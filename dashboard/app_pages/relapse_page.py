@@ -48,10 +48,16 @@ with widgets.error_panel():
         title=f"Weekly opioid screen results, first year ({shown:,} of {n_total:,} episodes)",
     )  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="relapse_lasagna")
+    if rows.sample_share is not None:
+        st.info(
+            f"A large cohort: weekly results and missed doses below come from a fixed random "
+            f"{rows.sample_share:.1%} of its patients ({n_total:,} episodes with screens); "
+            "first relapse uses every episode."
+        )
     if n_total > LASAGNA_MAX_PATIENTS:
         st.caption(
-            f"A random sample of {LASAGNA_MAX_PATIENTS} of the cohort's {n_total:,} episodes "
-            "with screens (fixed seed), so rows stay readable; the charts below use them all."
+            f"A random sample of {LASAGNA_MAX_PATIENTS} of {n_total:,} episodes with screens "
+            "(fixed seed), so rows stay readable; the weekly chart below uses them all."
         )
     widgets.figure_downloads(fig, name="lasagna", key="relapse_lasagna_fig")
 

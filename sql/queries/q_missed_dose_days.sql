@@ -1,5 +1,11 @@
--- Rows of fct_missed_dose_days within the viewer's clinics.
--- Parameters: $gap_days, $as_of, $scope_clinic_ids.
+-- Rows of fct_missed_dose_days within the viewer's clinics, of a fixed random share
+-- $sample_share of the patients (by a hash of the id; null: all).
+-- Parameters: $gap_days, $as_of, $scope_clinic_ids, $sample_share.
 select *
 from fct_missed_dose_days($gap_days, $as_of)
-where list_contains($scope_clinic_ids::varchar[], clinic_id)
+where
+    list_contains($scope_clinic_ids::varchar[], clinic_id)
+    and (
+        $sample_share::double is null
+        or hash(patient_id) % 1000000 < $sample_share::double * 1000000
+    )

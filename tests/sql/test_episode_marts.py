@@ -355,6 +355,7 @@ def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path,
         "window_days": 14,
         "max_week_no": None,
         "recent_days": None,
+        "sample_share": None,
     }
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
@@ -420,6 +421,7 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
             "max_week_no": None,
             "max_episodes": 1000,  # a sample: the hash must pick the same patients both ways
             "recent_days": 84,
+            "sample_share": 0.5,
             **store.scope_params(plain, store.LOCAL_ADMIN),
         }
         for name in names:
@@ -461,7 +463,7 @@ def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
                 "open_screen_weeks",
             ):
                 params = {**_no_filters(), "gap_days": gap, "as_of": cutoff, **scope}
-                params["recent_days"] = None
+                params.update(recent_days=None, sample_share=None)
                 assert len(store.run_query(cur, name, params)) > 0
         assert cached_rows(cur) == [0] * len(cache_tables)
         earlier = {**_no_filters(), "gap_days": 7, "as_of": dt.date(2024, 1, 1), **scope}
@@ -475,7 +477,7 @@ def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
 
 def test_screen_weeks_up_to_a_week_are_the_first_weeks_of_all(demo_store: Path, demo_as_of):
     reader = store.StoreReader(demo_store)
-    params = {"gap_days": 14, "as_of": demo_as_of, "max_week_no": None}
+    params = {"gap_days": 14, "as_of": demo_as_of, "max_week_no": None, "sample_share": None}
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
         every = store.run_query(cur, "screen_weeks", params)

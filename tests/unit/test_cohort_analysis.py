@@ -229,3 +229,40 @@ def test_relapse_patterns(reader):
     cif, tests = rp.first_relapse_incidence(rows.first, "dose_band")
     assert set(cif["cause"]) == set(rp.RELAPSE_CAUSES.values())
     assert len(tests) == 2
+
+
+def test_a_large_cohort_reads_weekly_rows_of_a_patient_sample(reader, monkeypatch):
+    full = rp.relapse_data_for(reader, VIEWER, CohortSpec(gap_days=30))
+    assert full.sample_share is None  # the test store is small
+    cap = len(full.first) // 2
+    monkeypatch.setattr(rp, "SAMPLE_MAX_EPISODES", cap)
+    fresh = store.StoreReader(reader.path)
+    sampled = rp.relapse_data_for(fresh, VIEWER, CohortSpec(gap_days=30))
+    fresh.close()
+    assert sampled.sample_share == pytest.approx(cap / len(full.first))
+    pd.testing.assert_frame_equal(sampled.first, full.first)  # first relapse: every episode
+    patients = set(sampled.weeks["patient_id"])
+    assert 0.3 < len(patients) / full.weeks["patient_id"].nunique() < 0.7
+    # whole patients: each sampled patient's weeks are all there, and missed days are of the
+    # same patients
+    keys = ["patient_id", "episode_no", "week_no"]
+    expected = full.weeks[full.weeks["patient_id"].isin(patients)].sort_values(keys)
+    pd.testing.assert_frame_equal(
+        sampled.weeks.sort_values(keys).reset_index(drop=True), expected.reset_index(drop=True)
+    )
+    missed_patients = set(sampled.missed["patient_id"])
+    assert missed_patients <= set(full.missed["patient_id"])
+    in_both = set(full.missed["patient_id"]) & set(full.weeks["patient_id"])
+    assert {p for p in in_both if p in patients} == missed_patients & set(full.weeks["patient_id"])
+    # the weekly proportion estimated on the sample is close to the whole cohort's
+    whole = rp.positive_by_week(full.weeks, full.first).set_index("week")["proportion"]
+    part = rp.positive_by_week(sampled.weeks, sampled.first).set_index("week")["proportion"]
+    common = whole.index.intersection(part.index)
+    assert len(common) > 40
+    assert (whole[common] - part[common]).abs().median() < 0.08
+
+
+def test_labels_of_equal_the_label_of_each_value():
+    values = pd.Series(["MMT", None, "low", np.nan, True, False, "MMT", 3], dtype=object)
+    assert ca.labels_of(values).tolist() == [ca._label(v) for v in values]
+    assert ca.labels_of(pd.Series([1.0, np.nan])).tolist() == [ca._label(1.0), ca.UNKNOWN]
