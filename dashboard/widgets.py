@@ -52,28 +52,33 @@ def export_audit(frame: pd.DataFrame, what: str):
 
 
 def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
-    """CSV and Excel downloads of a table, side by side. Downloading identifiable patient
-    rows is written to the audit log (``export``, what = ``download:<name>.<csv|xlsx>``)."""
+    """CSV and Excel downloads of a table, side by side, written only when clicked (an Excel
+    file of a large table takes seconds). Downloading identifiable patient rows is written to
+    the audit log (``export``, what = ``download:<name>.<csv|xlsx>``)."""
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "CSV",
-        frame.to_csv(index=False).encode("utf-8"),
+        lambda: frame.to_csv(index=False).encode("utf-8"),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
         on_click=export_audit(frame, f"download:{name}.csv"),
     )
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=name[:31])
     right.download_button(
         "Excel",
-        buffer.getvalue(),
+        lambda: excel_bytes(frame, sheet=name),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
         on_click=export_audit(frame, f"download:{name}.xlsx"),
     )
+
+
+def excel_bytes(frame: pd.DataFrame, *, sheet: str) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
+    return buffer.getvalue()
 
 
 def figure_downloads(fig, *, name: str, key: str) -> None:

@@ -5,6 +5,9 @@ import streamlit as st
 from analytics.at_risk import HIGH_RISK, SIGNS, filter_by_signs
 from dashboard import data, filters, widgets
 
+# a browser table of every patient of a large network helps nobody and costs seconds
+LIST_MAX_ROWS = 2_000
+
 st.title("Patients at risk")
 spec = filters.current_spec()
 
@@ -58,8 +61,14 @@ with widgets.error_panel():
     if shown.empty:
         st.info("No patient in treatment has the chosen signs.")
     else:
+        if len(shown) > LIST_MAX_ROWS:
+            st.caption(
+                f"Showing the {LIST_MAX_ROWS:,} of {len(shown):,} patients with the most signs "
+                "and the highest risk; the downloads below hold all of them. Choose a clinic "
+                "or fewer signs to narrow the list."
+            )
         st.dataframe(
-            shown,
+            shown.head(LIST_MAX_ROWS),
             hide_index=True,
             width="stretch",
             column_order=[

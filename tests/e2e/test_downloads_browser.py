@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SAVED = "analysis_version: 2\nkind: retention_curves\nsettings: {group_by: modality}\n"
 
 
-def _download(page, label: str):
+def _download(page, label: str, *, exact: bool = False):
     with page.expect_download(timeout=120_000) as info:
-        page.get_by_role("button", name=label).first.click()
+        page.get_by_role("button", name=label, exact=exact).first.click()
     download = info.value
     return download.suggested_filename, Path(download.path()).read_bytes()
 
@@ -49,3 +49,16 @@ def test_reports_page_downloads(app_url: str, page, tmp_path) -> None:
     assert name.endswith(".svg")
     assert b"<svg" in content[:500]
     screenshot(page, "reports_page")
+
+
+def test_table_downloads_are_written_when_clicked(app_url: str, page) -> None:
+    page.goto(app_url + "/at-risk")
+    wait_for_app(page)
+    name, content = _download(page, "CSV", exact=True)  # not the table's own toolbar button
+    assert name == "patients_at_risk.csv"
+    lines = content.decode("utf-8").splitlines()
+    assert lines[0].startswith("patient_id,clinic_id,")
+    assert len(lines) > 100  # every patient with a chosen sign, not a page of them
+    name, content = _download(page, "Excel", exact=True)
+    assert name == "patients_at_risk.xlsx"
+    assert content[:2] == b"PK"
