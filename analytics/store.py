@@ -538,3 +538,17 @@ class StoreReader:
         ``analytics.access``, which adds them."""
         with self.cursor() as cur:
             return run_query(cur, name, {**(params or {}), **scope_params(cur, viewer)})
+
+
+_SHARED_READERS: dict[Path, StoreReader] = {}
+_SHARED_READERS_LOCK = threading.Lock()
+
+
+def shared_reader(path: str | os.PathLike) -> StoreReader:
+    """The process's one reader of the store at ``path`` (the dashboard's sessions and its
+    start-up warm-up share its connection, caches and remembered results)."""
+    key = Path(path).resolve()
+    with _SHARED_READERS_LOCK:
+        if key not in _SHARED_READERS:
+            _SHARED_READERS[key] = StoreReader(key)
+        return _SHARED_READERS[key]

@@ -26,13 +26,8 @@ def store_path() -> Path:
     return Path(os.environ.get("RETENTION_STORE", DEFAULT_STORE))
 
 
-@st.cache_resource
-def _reader(path: str) -> store.StoreReader:
-    return store.StoreReader(path)
-
-
 def reader() -> store.StoreReader:
-    return _reader(str(store_path()))
+    return store.shared_reader(store_path())
 
 
 SESSION_KEY = "auth_session"
