@@ -44,11 +44,14 @@ MARKER_JS = (
 )
 
 
-def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: float = 180):
+TIMEOUT_S = 180.0  # per step; --timeout for very large stores
+
+
+def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: float | None = None):
     """Seconds from ``started_ms`` (page clock) until the page is drawn: the app's run marker
     has changed (the script finished) and then the DOM stayed quiet for ``QUIET_MS`` (charts
     draw after the script); the quiet time itself is not counted. Returns (seconds, run)."""
-    deadline = time.perf_counter() + timeout_s
+    deadline = time.perf_counter() + (timeout_s or TIMEOUT_S)
     while time.perf_counter() < deadline:
         run = page.evaluate(MARKER_JS)
         if run is not None and run != previous_run:
@@ -150,7 +153,10 @@ def main() -> None:
     parser.add_argument("--store", type=Path)
     parser.add_argument("--patients", type=int, default=3000)
     parser.add_argument("--pages", nargs="*", help="page titles to measure (default: all)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per step")
     ns = parser.parse_args()
+    global TIMEOUT_S
+    TIMEOUT_S = ns.timeout
     store = ns.store
     if store is None:
         from analytics.demo_store import build_demo_store
