@@ -154,12 +154,19 @@ def patient_rows(name: str, *, what: str, **params) -> pd.DataFrame:
     return access.patient_rows(reader(), current_viewer(), name, params, what=what)
 
 
-def audit_export(what: str, frame: pd.DataFrame) -> None:
-    """Record that the viewer downloaded ``frame`` (use as a download button's on_click)."""
-    viewer = current_viewer()
+def audit_export(
+    what: str,
+    frame: pd.DataFrame,
+    *,
+    viewer: store.Viewer | None = None,
+    store_file: Path | None = None,
+) -> None:
+    """Record that ``viewer`` (default: the session's) downloaded ``frame``. A deferred
+    download runs outside the session, so it passes the viewer and store it was drawn for."""
+    viewer = viewer or current_viewer()
     clinics = frame["clinic_id"].dropna().unique() if "clinic_id" in frame.columns else ()
     audit.record_audit(
-        store_path(),
+        store_file or store_path(),
         audit.AuditEntry(
             viewer.user_name,
             viewer.role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
@@ -37,18 +37,23 @@ def holds_identifiable_rows(frame: pd.DataFrame, viewer) -> bool:
     return bool(viewer.identifiable) and any(c in frame.columns for c in PATIENT_COLUMNS)
 
 
-def export_audit(frame: pd.DataFrame, what: str):
-    """The download buttons' ``on_click``: a callback writing an ``export`` audit entry when
-    ``frame`` holds identifiable patient rows, else ``"rerun"`` (Streamlit's default)."""
+def audited_download(frame: pd.DataFrame, what: str, make: Callable[[], bytes]):
+    """A download button's deferred ``data``: ``make()``'s bytes, and for identifiable patient
+    rows an ``export`` audit entry written as the file is made (so only real downloads are
+    audited, and no rerun is needed: a rerun while the browser fetches a deferred file can
+    lose the download)."""
     from dashboard import data
 
-    if not holds_identifiable_rows(frame, data.current_viewer()):
-        return "rerun"
+    viewer, store_file = data.current_viewer(), data.store_path()
+    identifiable = holds_identifiable_rows(frame, viewer)
 
-    def record() -> None:
-        data.audit_export(what, frame)
+    def produce() -> bytes:
+        content = make()
+        if identifiable:
+            data.audit_export(what, frame, viewer=viewer, store_file=store_file)
+        return content
 
-    return record
+    return produce
 
 
 def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
@@ -58,19 +63,21 @@ def table_downloads(frame: pd.DataFrame, *, name: str, key: str) -> None:
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "CSV",
-        lambda: frame.to_csv(index=False).encode("utf-8"),
+        audited_download(
+            frame, f"download:{name}.csv", lambda: frame.to_csv(index=False).encode("utf-8")
+        ),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"{key}_csv",
-        on_click=export_audit(frame, f"download:{name}.csv"),
+        on_click="ignore",
     )
     right.download_button(
         "Excel",
-        lambda: excel_bytes(frame, sheet=name),
+        audited_download(frame, f"download:{name}.xlsx", lambda: excel_bytes(frame, sheet=name)),
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
-        on_click=export_audit(frame, f"download:{name}.xlsx"),
+        on_click="ignore",
     )
 
 

@@ -59,6 +59,7 @@ def test_table_downloads_are_written_when_clicked(app_url: str, page) -> None:
     lines = content.decode("utf-8").splitlines()
     assert lines[0].startswith("patient_id,clinic_id,")
     assert len(lines) > 100  # every patient with a chosen sign, not a page of them
+    wait_for_app(page)  # the page settles before the second button is looked up
     name, content = _download(page, "Excel", exact=True)
     assert name == "patients_at_risk.xlsx"
     assert content[:2] == b"PK"

@@ -276,9 +276,9 @@ def test_identifiable_download_writes_an_audit_entry(writable_demo_store, monkey
     monkeypatch.setattr(data, "current_viewer", lambda: manager)
     rows = pd.DataFrame({"patient_id": ["P1", "P2"], "clinic_id": ["C01", "C02"]})
 
-    callback = widgets.export_audit(rows, "download:patients_at_risk.csv")
-    assert callable(callback)
-    callback()
+    produce = widgets.audited_download(rows, "download:patients_at_risk.csv", lambda: b"csv")
+    assert read_audit(writable_demo_store, actions=["export"]).empty  # drawing is not a download
+    assert produce() == b"csv"
     entries = read_audit(writable_demo_store, actions=["export"])
     assert len(entries) == 1
     entry = entries.iloc[0]
@@ -290,6 +290,7 @@ def test_identifiable_download_writes_an_audit_entry(writable_demo_store, monkey
     assert entry["clinic_ids"] == "C01,C02"
 
     # aggregates, and anything a de-identified viewer downloads, are not audited as exports
-    assert widgets.export_audit(rows.drop(columns="patient_id"), "x") == "rerun"
+    assert widgets.audited_download(rows.drop(columns="patient_id"), "x", lambda: b"a")() == b"a"
     monkeypatch.setattr(data, "current_viewer", lambda: viewer_from_user("r", "researcher"))
-    assert widgets.export_audit(rows, "x") == "rerun"
+    assert widgets.audited_download(rows, "x", lambda: b"b")() == b"b"
+    assert len(read_audit(writable_demo_store, actions=["export"])) == 1
