@@ -326,9 +326,14 @@ def at_risk_patients(
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of)
-    mart_params = {"gap_days": spec.gap_days, "as_of": as_of, "window_days": MISSED_WINDOW_DAYS}
-    # only open episodes and recent weeks matter here: the marts' open-only, recent forms
-    # (recent_screens applies each window exactly)
+    mart_params = {
+        "gap_days": spec.gap_days,
+        "as_of": as_of,
+        "window_days": MISSED_WINDOW_DAYS,
+        "clinic_ids": list(spec.clinic_ids),
+    }
+    # only open episodes of the chosen clinics and recent weeks matter here: the marts'
+    # open-only, recent forms (recent_screens applies each window exactly)
     marts = {
         name: patient_rows(reader, viewer, query, {**mart_params, **extra}, what="at-risk list")
         for name, query, extra in (

@@ -213,3 +213,44 @@ def missed_before_dropout(
 
         table = drop_small_rows(table, threshold, counts=["n_episodes"])
     return table
+
+
+# The page's sections, each from the cohort's rows read once per reader (not on every rerun of
+# the page: at a million patients the rows are millions, the results a few hundred).
+
+
+def _rows_for(reader, viewer, spec: CohortSpec) -> RelapseData:
+    return reader.memoized(
+        ("relapse_data", viewer, spec), lambda: relapse_data_for(reader, viewer, spec)
+    )
+
+
+def lasagna_for(reader, viewer, spec: CohortSpec) -> tuple[pd.DataFrame, int, float | None]:
+    """:func:`lasagna_frame` of the spec's cohort and the share of patients its weekly rows
+    come from (None: all)."""
+    rows = _rows_for(reader, viewer, spec)
+    cells, n_total = lasagna_frame(rows.weeks, rows.first)
+    return cells, n_total, rows.sample_share
+
+
+def positive_by_week_for(
+    reader, viewer, spec: CohortSpec, *, group: str = ALL, missed_as_positive: bool = False
+) -> pd.DataFrame:
+    """:func:`positive_by_week` of the spec's cohort."""
+    rows = _rows_for(reader, viewer, spec)
+    return positive_by_week(
+        rows.weeks, rows.first, group=group, missed_as_positive=missed_as_positive
+    )
+
+
+def first_relapse_incidence_for(
+    reader, viewer, spec: CohortSpec, *, group: str = ALL
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`first_relapse_incidence` of the spec's cohort."""
+    return first_relapse_incidence(_rows_for(reader, viewer, spec).first, group)
+
+
+def missed_before_dropout_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
+    """:func:`missed_before_dropout` of the spec's cohort."""
+    rows = _rows_for(reader, viewer, spec)
+    return missed_before_dropout(rows.missed, rows.first)

@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from analytics.cohort_spec import GAP_DAYS_CHOICES
 from analytics.errors import StoreError
@@ -38,6 +39,18 @@ BUILT_LAYERS = ("schema", "macros", "staging", "intermediate", "marts")
 SCHEMA_VERSION = "1"
 
 _QUERY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_NULLABLE_DTYPES = {
+    pa.bool_(): pd.BooleanDtype(),
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
 
 
 def execute(
@@ -230,10 +243,49 @@ def run_query(
     (e.g. the viewer's scope) to every query.
     """
     sql = query_sql(name)
-    bound = {key: value for key, value in (params or {}).items() if f"${key}" in sql}
+    named = set(_PARAMETER.findall(sql))
+    bound = {key: value for key, value in (params or {}).items() if key in named}
     if "gap_days" in bound and "as_of" in bound:
         fill_mart_cache(con, bound["gap_days"], bound["as_of"], sql)
-    return con.execute(sql, bound).df()
+    return frame_of(con.sql(sql, params=bound))
+
+
+def frame_of(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """The relation's rows as DuckDB's ``.df()`` gives them (same dtypes: dates as
+    datetime64[us], integers and booleans with nulls as pandas' nullable types, decimals as
+    float64), converted through Arrow: ~5x faster on a million patient rows, where ``.df()``
+    was most of a page's time."""
+    table = relation.to_arrow_table()
+    columns = {}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_date(kind):
+            values = column.to_pandas(date_as_object=False).astype("datetime64[us]")
+        elif pa.types.is_decimal(kind):
+            values = column.cast(pa.float64()).to_pandas()
+        elif (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count:
+            values = column.to_pandas(types_mapper=_NULLABLE_DTYPES.get)
+        elif _converts_alike(kind):
+            values = column.to_pandas()
+        else:  # a type we have not checked against .df(): let DuckDB convert the lot
+            return relation.df()
+        columns[field.name] = values
+    if len(columns) != table.num_columns:  # duplicate names: DuckDB's own conversion
+        return relation.df()
+    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+
+
+def _converts_alike(kind: pa.DataType) -> bool:
+    """Arrow types whose plain pandas conversion is what ``.df()`` gives (integers and
+    booleans only without nulls: the caller handles those with nulls first)."""
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or (pa.types.is_timestamp(kind) and kind.unit == "us" and kind.tz is None)
+    )
 
 
 # Episodes and the marts built on them are derived once per (gap rule, cut-off) and shared by

@@ -5,15 +5,10 @@ import streamlit as st
 
 from analytics import charts
 from analytics.cohort_analysis import GROUPINGS
-from analytics.relapse_patterns import (
-    LASAGNA_MAX_PATIENTS,
-    first_relapse_incidence,
-    lasagna_frame,
-    missed_before_dropout,
-    positive_by_week,
-)
+from analytics.relapse_patterns import LASAGNA_MAX_PATIENTS
 from dashboard import data, filters, research, widgets
 
+PATTERNS = "analytics.relapse_patterns"
 RELAPSE_GROUPS = [
     "dose_band",
     "family_support",
@@ -34,24 +29,23 @@ st.caption(
 
 with widgets.error_panel():
     with st.spinner("Reading urine screens and doses…"):
-        rows = data.computed("analytics.relapse_patterns:relapse_data_for", spec)
+        cells, n_total, sample_share = data.computed(f"{PATTERNS}:lasagna_for", spec)
 
     st.subheader("Urine results by week (lasagna plot)")
     sort_by = st.radio(
         "Rows ordered by", ("retention", "label"), horizontal=True, key="relapse_sort",
         format_func={"retention": "time in treatment (longest first)", "label": "sample order"}.get,
     )  # fmt: skip
-    cells, n_total = lasagna_frame(rows.weeks, rows.first)
     shown = cells["row_label"].nunique()
     fig = charts.lasagna_chart(
         cells, sort_by=sort_by, row_title="Episode",
         title=f"Weekly opioid screen results, first year ({shown:,} of {n_total:,} episodes)",
     )  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="relapse_lasagna")
-    if rows.sample_share is not None:
+    if sample_share is not None:
         st.info(
             f"A large cohort: weekly results and missed doses below come from a fixed random "
-            f"{rows.sample_share:.1%} of its patients ({n_total:,} episodes with screens); "
+            f"{sample_share:.1%} of its patients ({n_total:,} episodes with screens); "
             "first relapse uses every episode."
         )
     if n_total > LASAGNA_MAX_PATIENTS:
@@ -70,8 +64,8 @@ with widgets.error_panel():
     missed_positive = right.checkbox(
         "Count missed screens as positive (sensitivity analysis)", key="relapse_missed_positive"
     )
-    weekly = positive_by_week(
-        rows.weeks, rows.first, group=group, missed_as_positive=missed_positive
+    weekly = data.computed(
+        f"{PATTERNS}:positive_by_week_for", spec, group=group, missed_as_positive=missed_positive
     )
     week_fig = charts.proportion_by_week_chart(
         weekly,
@@ -89,7 +83,9 @@ with widgets.error_panel():
         "By", RELAPSE_GROUPS, format_func=GROUPINGS.get, key="relapse_cif_group"
     )
     with widgets.error_panel():  # a cohort without relapses still gets the sections below
-        cif, gray = first_relapse_incidence(rows.first, relapse_group)
+        cif, gray = data.computed(
+            f"{PATTERNS}:first_relapse_incidence_for", spec, group=relapse_group
+        )
         by = (
             ""
             if relapse_group == "none"
@@ -107,7 +103,7 @@ with widgets.error_panel():
             widgets.table_downloads(gray, name="first_relapse_gray", key="relapse_gray")
 
     st.subheader("Missed doses before the end of treatment")
-    before = missed_before_dropout(rows.missed, rows.first)
+    before = data.computed(f"{PATTERNS}:missed_before_dropout_for", spec)
     miss_fig = charts.trend_chart(
         before, x="weeks_before_exit", y="mean_missed_days", group="end_group",
         title="Missed dose days in the weeks before leaving: dropouts vs other exits",

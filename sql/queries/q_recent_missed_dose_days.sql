@@ -1,9 +1,10 @@
 -- Grain: one row per missed dose day in the last $window_days days (up to $as_of) of the
--- episodes open at $as_of, within the viewer's clinics: the rows of fct_missed_dose_days in
--- that window, computed from recent visits only (the at-risk list needs no more).
+-- episodes open at $as_of, within the viewer's clinics (and $clinic_ids when not empty): the
+-- rows of fct_missed_dose_days in that window, computed from recent visits only (the at-risk
+-- list needs no more).
 -- A day of an open episode is missed when no visit's own day or take-home cover reaches it;
 -- visits early enough for their cover to reach the window are included.
--- Parameters: $gap_days, $as_of, $window_days, $scope_clinic_ids.
+-- Parameters: $gap_days, $as_of, $window_days, $scope_clinic_ids, $clinic_ids.
 with open_episodes as (
     select
         patient_id,
@@ -11,7 +12,10 @@ with open_episodes as (
         episode_no,
         start_date
     from fct_episodes($gap_days, $as_of)
-    where is_open and list_contains($scope_clinic_ids::varchar[], clinic_id)
+    where
+        is_open
+        and list_contains($scope_clinic_ids::varchar[], clinic_id)
+        and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
 ),
 
 window_days as (

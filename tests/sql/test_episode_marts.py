@@ -7,6 +7,7 @@ screens); the demo store checks invariants and that the generator's true episode
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -356,6 +357,7 @@ def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path,
         "max_week_no": None,
         "recent_days": None,
         "sample_share": None,
+        "clinic_ids": [],
     }
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
@@ -439,6 +441,70 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
                 obj=f"{name} G={gap} as_of={as_of}",
             )
     plain.close()
+
+
+def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
+    """run_query converts through Arrow for speed; every named query's frame must be what
+    DuckDB's own ``.df()`` gives: same values, dtypes (dates, nullable integers) and order."""
+    paths = sorted((store.SQL_DIR / "queries").glob("q_*.sql"))
+    assert len(paths) >= 20
+    con = duckdb.connect(str(demo_store), read_only=True)
+    params = {
+        **_no_filters(),
+        "gap_days": 14,
+        "as_of": dt.date(2026, 6, 30),
+        "window_days": 14,
+        "max_week_no": None,
+        "max_episodes": 1000,
+        "recent_days": 84,
+        "sample_share": 0.5,
+        "clinic_id": "C01",
+        "import_id": 1,
+        **store.scope_params(con, store.LOCAL_ADMIN),
+    }
+    for path in paths:
+        name = path.stem.removeprefix("q_")
+        sql = path.read_text(encoding="utf-8")
+        named = set(re.findall(r"\$([a-z_]+)", sql))
+        bound = {key: value for key, value in params.items() if key in named}
+        fast = store.run_query(con, name, params)
+        slow = con.execute(sql, bound).df()
+        assert len(fast) > 0 or name.startswith("quarantine"), name
+        # rows of equal sort keys come in any order from a parallel scan
+        keys = list(slow.columns)
+        pd.testing.assert_frame_equal(
+            fast.sort_values(keys).reset_index(drop=True),
+            slow.sort_values(keys).reset_index(drop=True),
+            obj=name,
+        )
+    con.close()
+
+
+def test_frame_conversion_matches_duckdb_for_every_column_type() -> None:
+    con = duckdb.connect()
+    rows = """
+        select * from (values
+            (1::tinyint, 1::int, 1::bigint, true, 1.5::double, 'a', date '2020-01-01',
+             timestamp '2020-01-01 10:00', 2.5::decimal(5, 2), 3::hugeint, 4::usmallint,
+             1.5::float, 7::int, false, date '2021-02-03'),
+            (null, null, null, null, null, null, null, null, null, null, null, null, 8, true,
+             date '2021-02-04')
+        ) t(i8, i32, i64, b, d, s, day, ts, dec, huge, u16, f, whole, flag, every_day)
+    """
+    for sql in (
+        rows,
+        f"select * from ({rows}) where false",  # empty: dtypes of a no-null column
+        f"select [whole] as a_list, * from ({rows})",  # a list: DuckDB converts it all
+        "select 1 as a, 2 as a",
+    ):
+        fast = store.frame_of(con.sql(sql))
+        pd.testing.assert_frame_equal(fast, con.sql(sql).df(), obj=sql)
+    typed = store.frame_of(con.sql(rows))
+    assert str(typed["i8"].dtype) == "Int8"
+    assert typed["i8"].isna().tolist() == [False, True]
+    assert str(typed["day"].dtype) == "datetime64[us]"
+    assert typed["dec"].tolist()[0] == 2.5
+    con.close()
 
 
 def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(

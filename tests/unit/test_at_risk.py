@@ -175,7 +175,7 @@ def test_the_current_period_of_each_open_episode_is_its_last(reader, result, dem
         .groupby(at_risk.KEYS, as_index=False)
         .last()
     )
-    params = {"gap_days": 7, "as_of": demo_as_of}
+    params = {"gap_days": 7, "as_of": demo_as_of, "clinic_ids": []}
     got = at_risk.patient_rows(
         reader, store.LOCAL_ADMIN, "open_episode_last_periods", params, what="test"
     )
@@ -229,3 +229,7 @@ def test_every_clinic_filter_shares_one_model(reader):
     shared = one.patients.merge(everyone.patients, on=at_risk.KEYS, suffixes=("", "_all"))
     assert len(shared) == len(one.patients) > 0
     np.testing.assert_allclose(shared["risk_90d"], shared["risk_90d_all"], rtol=1e-12)
+    # the marts read for one clinic only give each patient the signs of the full list
+    for column in ["missed_7d", "missed_14d", "n_positive_4w", *at_risk.SIGNS, "reasons"]:
+        assert (shared[column] == shared[f"{column}_all"]).all(), column
+    assert shared[["missed_7d", "n_positive_4w"]].to_numpy().sum() > 0

@@ -231,6 +231,36 @@ def test_relapse_patterns(reader):
     assert len(tests) == 2
 
 
+def test_relapse_page_sections_read_the_cohort_once_and_match_the_rows(demo_store, monkeypatch):
+    fresh = store.StoreReader(demo_store)
+    spec = CohortSpec(gap_days=14)
+    rows = rp.relapse_data_for(fresh, VIEWER, spec)
+    reads = []
+    original = rp.relapse_data_for
+
+    def counted(*args):
+        reads.append(args[2])
+        return original(*args)
+
+    monkeypatch.setattr(rp, "relapse_data_for", counted)
+    cells, n_total, share = rp.lasagna_for(fresh, VIEWER, spec)
+    weekly = rp.positive_by_week_for(fresh, VIEWER, spec, group="dose_band")
+    cif, gray = rp.first_relapse_incidence_for(fresh, VIEWER, spec, group="modality")
+    before = rp.missed_before_dropout_for(fresh, VIEWER, spec)
+    fresh.close()
+    assert reads == [spec]  # every section from one read
+    expected_cells, expected_total = rp.lasagna_frame(rows.weeks, rows.first)
+    pd.testing.assert_frame_equal(cells, expected_cells)
+    assert (n_total, share) == (expected_total, None)
+    pd.testing.assert_frame_equal(
+        weekly, rp.positive_by_week(rows.weeks, rows.first, group="dose_band")
+    )
+    expected_cif, expected_gray = rp.first_relapse_incidence(rows.first, "modality")
+    pd.testing.assert_frame_equal(cif, expected_cif)
+    pd.testing.assert_frame_equal(gray, expected_gray)
+    pd.testing.assert_frame_equal(before, rp.missed_before_dropout(rows.missed, rows.first))
+
+
 def test_a_large_cohort_reads_weekly_rows_of_a_patient_sample(reader, monkeypatch):
     full = rp.relapse_data_for(reader, VIEWER, CohortSpec(gap_days=30))
     assert full.sample_share is None  # the test store is small
