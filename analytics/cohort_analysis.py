@@ -904,10 +904,17 @@ def _drop_small_points(reader, viewer, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _assessments(reader, viewer, spec: CohortSpec, query: str) -> pd.DataFrame:
+    """The viewer's assessments by episode, read once per gap rule and cut-off (each measure
+    and grouping the user picks reuses them)."""
     with reader.cursor() as cur:
         as_of = episodes_mod.resolve_as_of(cur, spec)
-        params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
-        return store.run_query(cur, query, params)
+
+    def read() -> pd.DataFrame:
+        with reader.cursor() as cur:
+            params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+            return store.run_query(cur, query, params)
+
+    return reader.memoized((query, viewer, spec.gap_days, as_of), read)
 
 
 def support_over_time_for(
