@@ -51,9 +51,10 @@ from analytics.survival import CoxResult, cox_ph
 KEYS = ["patient_id", "episode_no"]
 HORIZON_DAYS = 90
 HIGH_RISK = 0.25
+MISSED_SHORT_DAYS = 7  # missed_7d, the sign
+MISSED_LONG_DAYS = 14  # missed_14d, shown beside it
 SCREEN_WINDOW_WEEKS = 4
 RELAPSE_WINDOW_WEEKS = 12
-MISSED_WINDOW_DAYS = 14  # the longest look-back of the missed-dose signs
 TAKE_HOME_AFTER_DAYS = 182
 MIN_MODEL_EVENTS = 20
 MODEL_MAX_EPISODES = 20_000
@@ -74,6 +75,13 @@ SIGNS = {
     "low_family_support": "low family support",
     "no_take_homes": "no take-homes after 6+ months",
     "high_model_risk": f"predicted risk of leaving within 90 days ≥ {HIGH_RISK:.0%}",
+}
+# q_open_episode_signs' columns -> the at-risk table's
+SIGN_COUNTS = {
+    "missed_short": "missed_7d",
+    "missed_long": "missed_14d",
+    "n_positive_screen_weeks": "n_positive_4w",
+    "has_recent_relapse": "relapse",
 }
 COLUMNS = [
     "patient_id",
@@ -104,55 +112,6 @@ class AtRiskList:
     n_model_events: int
     model_note: str | None
     n_accessible_episodes: int = 0  # more than n_model_episodes when the model used a sample
-
-
-def _days_before(dates: pd.Series, as_of: dt.date) -> pd.Series:
-    return (pd.Timestamp(as_of) - pd.to_datetime(dates)).dt.days
-
-
-def recent_missed_doses(missed: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Missed dose days per episode in the last 7 and 14 days up to ``as_of`` (inclusive).
-
-    Returns ``patient_id, episode_no, missed_7d, missed_14d``.
-    """
-    ago = _days_before(missed["missed_date"], as_of)
-    frame = missed.assign(
-        missed_7d=((ago >= 0) & (ago < 7)).astype(int),
-        missed_14d=((ago >= 0) & (ago < 14)).astype(int),
-    )
-    return frame.groupby(KEYS, as_index=False)[["missed_7d", "missed_14d"]].sum()
-
-
-def _week_start_ago(rows: pd.DataFrame, episodes: pd.DataFrame, as_of: dt.date) -> pd.Series:
-    """Days from the start of each row's treatment week (week 0 = days 1-7) to ``as_of``."""
-    starts = rows.merge(episodes[[*KEYS, "start_date"]], on=KEYS, how="left")["start_date"]
-    week_start = pd.to_datetime(starts) + pd.to_timedelta(rows["week_no"].to_numpy() * 7, "D")
-    return pd.Series((pd.Timestamp(as_of) - week_start).dt.days.to_numpy(), index=rows.index)
-
-
-def recent_screens(
-    weeks: pd.DataFrame, events: pd.DataFrame, episodes: pd.DataFrame, as_of: dt.date
-) -> pd.DataFrame:
-    """Positive opioid weeks in the last 4 weeks and relapses in the last 12, per episode.
-
-    Returns ``patient_id, episode_no, n_positive_4w, relapse``.
-    """
-    out = episodes[KEYS].copy()
-    if not weeks.empty:
-        ago = _week_start_ago(weeks, episodes, as_of)
-        positive = weeks[(weeks["opioid_result"] == "+") & (ago < 7 * SCREEN_WINDOW_WEEKS)]
-        counts = positive.groupby(KEYS).size().rename("n_positive_4w").reset_index()
-        out = out.merge(counts, on=KEYS, how="left")
-    relapses = events[events["relapse_type"] == "positive_after_negative_run"]
-    if not relapses.empty:
-        ago = _week_start_ago(relapses, episodes, as_of)
-        recent = relapses[ago < 7 * RELAPSE_WINDOW_WEEKS][KEYS].drop_duplicates()
-        out = out.merge(recent.assign(relapse=True), on=KEYS, how="left")
-    positives = out["n_positive_4w"] if "n_positive_4w" in out else pd.Series(0, index=out.index)
-    relapse = out["relapse"] if "relapse" in out else pd.Series(np.nan, index=out.index)
-    out["n_positive_4w"] = positives.fillna(0).astype(int)
-    out["relapse"] = relapse.notna()
-    return out
 
 
 def model_frame(periods: pd.DataFrame) -> pd.DataFrame:
@@ -270,17 +229,13 @@ def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def assemble(
-    episodes: pd.DataFrame,
-    periods: pd.DataFrame,
-    missed: pd.DataFrame,
-    weeks: pd.DataFrame,
-    events: pd.DataFrame,
-    risk: pd.Series,
-    as_of: dt.date,
+    episodes: pd.DataFrame, periods: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series
 ) -> pd.DataFrame:
     """The at-risk table of the open episodes in ``episodes`` (pure; see the module doc).
 
-    ``risk`` is the predicted 90-day risk indexed like ``episodes`` (NaN without a model).
+    ``periods`` holds each open episode's current period (``is_take_home``), ``signs`` the
+    counts of ``q_open_episode_signs`` (:data:`SIGN_COUNTS` renamed), ``risk`` the predicted
+    90-day risk indexed like ``episodes`` (NaN without a model).
     """
     open_eps = episodes[episodes["is_open"].astype(bool)].copy()
     open_eps["risk_90d"] = risk.reindex(open_eps.index).astype(float)
@@ -290,9 +245,10 @@ def assemble(
         take_home.rename(columns={"is_take_home": "has_take_home"}), on=KEYS, how="left"
     )
     table["has_take_home"] = table["has_take_home"].fillna(0).astype(bool)
-    table = table.merge(recent_missed_doses(missed, as_of), on=KEYS, how="left")
-    table[["missed_7d", "missed_14d"]] = table[["missed_7d", "missed_14d"]].fillna(0).astype(int)
-    table = table.merge(recent_screens(weeks, events, open_eps, as_of), on=KEYS, how="left")
+    table = table.merge(signs[[*KEYS, *SIGN_COUNTS.values()]], on=KEYS, how="left")
+    counts = ["missed_7d", "missed_14d", "n_positive_4w"]
+    table[counts] = table[counts].fillna(0).astype(int)
+    table["relapse"] = table["relapse"].eq(True)  # no row of counts: no relapse
     table = flag_signs(table)
     table = table.sort_values(["n_signs", "risk_90d"], ascending=False, na_position="last")
     return table[COLUMNS].reset_index(drop=True)
@@ -326,42 +282,32 @@ def at_risk_patients(
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of)
-    mart_params = {
+    params = {
         "gap_days": spec.gap_days,
         "as_of": as_of,
-        "window_days": MISSED_WINDOW_DAYS,
         "clinic_ids": list(spec.clinic_ids),
+        "missed_short_days": MISSED_SHORT_DAYS,
+        "missed_long_days": MISSED_LONG_DAYS,
+        "screen_days": 7 * SCREEN_WINDOW_WEEKS,
+        "relapse_days": 7 * RELAPSE_WINDOW_WEEKS,
     }
-    # only open episodes of the chosen clinics and recent weeks matter here: the marts'
-    # open-only, recent forms (recent_screens applies each window exactly)
-    marts = {
-        name: patient_rows(reader, viewer, query, {**mart_params, **extra}, what="at-risk list")
-        for name, query, extra in (
-            ("missed_dose_days", "recent_missed_dose_days", {}),
-            ("screen_weeks", "open_screen_weeks", {"recent_days": 7 * SCREEN_WINDOW_WEEKS}),
-            ("relapse_events", "open_relapse_events", {"recent_days": 7 * RELAPSE_WINDOW_WEEKS}),
-            ("last_periods", "open_episode_last_periods", {}),
-        )
-    }
+    # counted in SQL for the open episodes of the chosen clinics only: one row per patient in
+    # treatment, however many days and weeks lie behind the counts
+    signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
+    signs = signs.rename(columns=SIGN_COUNTS)
+    last_periods = patient_rows(
+        reader, viewer, "open_episode_last_periods", params, what="at-risk list"
+    )
     episodes = cohort_episodes(reader, viewer, spec)
     open_eps = episodes[episodes["is_open"].astype(bool)]
-    periods = with_baseline(marts["last_periods"], open_eps)
+    periods = with_baseline(last_periods, open_eps)
     model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = pd.Series(np.nan, index=episodes.index)
     if model.result is not None and not open_eps.empty:
         profiles = current_profiles(open_eps, periods)
         values = risk_of_leaving(model.result, profiles, open_eps["duration_days"].to_numpy())
         risk.loc[open_eps.index] = values
-    keys = episodes[KEYS]
-    patients = assemble(
-        episodes,
-        periods,
-        marts["missed_dose_days"].merge(keys, on=KEYS),
-        marts["screen_weeks"].merge(keys, on=KEYS),
-        marts["relapse_events"].merge(keys, on=KEYS),
-        risk,
-        as_of,
-    )
+    patients = assemble(episodes, periods, signs, risk)
     return AtRiskList(
         patients, as_of, model.n_episodes, model.n_events, model.note, model.n_accessible
     )

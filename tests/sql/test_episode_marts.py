@@ -348,7 +348,42 @@ def test_fast_spans_equal_the_per_visit_episode_assignment(demo_store: Path):
     assert fast == per_visit
 
 
-def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path, demo_as_of):
+def _expected_signs(episodes, full, as_of, windows) -> pd.DataFrame:
+    """The at-risk counts of each open episode, from the full marts in pandas."""
+    keys = ["patient_id", "episode_no"]
+    open_eps = episodes.loc[episodes["is_open"], [*keys, "start_date"]]
+    out = open_eps[keys].copy()
+    missed = full["missed_dose_days"].merge(open_eps[keys])
+    ago = (pd.Timestamp(as_of) - pd.to_datetime(missed["missed_date"])).dt.days
+    for column, days in (("missed_short", windows["missed_short_days"]),
+                         ("missed_long", windows["missed_long_days"])):  # fmt: skip
+        counts = missed[(ago >= 0) & (ago < days)].groupby(keys).size().rename(column)
+        out = out.merge(counts.reset_index(), on=keys, how="left")
+
+    def week_ago(rows):
+        rows = rows.merge(open_eps, on=keys)
+        start = pd.to_datetime(rows["start_date"]) + pd.to_timedelta(rows["week_no"] * 7, "D")
+        return rows, (pd.Timestamp(as_of) - start).dt.days
+
+    weeks, ago = week_ago(full["screen_weeks"])
+    positive = weeks[(weeks["opioid_result"] == "+") & (ago < windows["screen_days"])]
+    counts = positive.groupby(keys).size().rename("n_positive_screen_weeks").reset_index()
+    out = out.merge(counts, on=keys, how="left")
+    events, ago = week_ago(full["relapse_events"])
+    recent = events[
+        (events["relapse_type"] == "positive_after_negative_run") & (ago < windows["relapse_days"])
+    ][keys].drop_duplicates()
+    out = out.merge(recent.assign(has_recent_relapse=True), on=keys, how="left")
+    out["has_recent_relapse"] = out["has_recent_relapse"].eq(True)
+    counts = ["missed_short", "missed_long", "n_positive_screen_weeks"]
+    out[counts] = out[counts].fillna(0).astype("int32")
+    return out
+
+
+def test_open_episode_signs_count_what_the_full_marts_hold(demo_store: Path, demo_as_of):
+    """The at-risk list's counts come from one SQL query over recent rows only; they must be
+    what the full marts (every day and week of every episode) give, for any windows and with
+    a clinic filter."""
     reader = store.StoreReader(demo_store)
     params = {
         "gap_days": 7,
@@ -357,44 +392,45 @@ def test_open_only_marts_equal_the_open_part_of_the_full_marts(demo_store: Path,
         "max_week_no": None,
         "recent_days": None,
         "sample_share": None,
-        "clinic_ids": [],
     }
+    windows = [
+        {"missed_short_days": 7, "missed_long_days": 14, "screen_days": 28, "relapse_days": 84},
+        {"missed_short_days": 3, "missed_long_days": 30, "screen_days": 84, "relapse_days": 365},
+    ]
+    keys = ["patient_id", "episode_no"]
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
         episodes = store.run_query(cur, "cohort_episodes", {**params, **_no_filters()})
-        open_keys = episodes.loc[episodes["is_open"], ["patient_id", "episode_no"]]
         full = {
-            name: store.run_query(cur, name, params).merge(open_keys)
+            name: store.run_query(cur, name, params)
             for name in ("screen_weeks", "relapse_events", "missed_dose_days")
         }
-        fast = {
-            "screen_weeks": store.run_query(cur, "open_screen_weeks", params),
-            "relapse_events": store.run_query(cur, "open_relapse_events", params),
-            "missed_dose_days": store.run_query(cur, "recent_missed_dose_days", params),
-        }
-        recent = {
-            name: store.run_query(cur, f"open_{name}", {**params, "recent_days": 84})
-            for name in ("screen_weeks", "relapse_events")
-        }
+        for window in windows:
+            got = store.run_query(cur, "open_episode_signs", {**params, **window, "clinic_ids": []})
+            expected = _expected_signs(episodes, full, demo_as_of, window)
+            assert len(got) == int(episodes["is_open"].sum()) > 100
+            pd.testing.assert_frame_equal(
+                got.sort_values(keys).reset_index(drop=True),
+                expected[list(got.columns)].sort_values(keys).reset_index(drop=True),
+                obj=str(window),
+            )
+            assert got[["missed_short", "n_positive_screen_weeks"]].to_numpy().sum() > 0
+            assert got["has_recent_relapse"].any()
+        one = store.run_query(
+            cur, "open_episode_signs", {**params, **windows[0], "clinic_ids": ["C02"]}
+        )
     reader.close()
-    # the recent forms keep the weeks that started in the last 84 days, all of them
-    starts = episodes.set_index(["patient_id", "episode_no"])["start_date"]
-    for name, rows in recent.items():
-        every = fast[name]
-        week_start = pd.to_datetime(
-            starts.loc[pd.MultiIndex.from_frame(every[["patient_id", "episode_no"]])].to_numpy()
-        ) + pd.to_timedelta(every["week_no"].to_numpy() * 7, "D")
-        in_window = (pd.Timestamp(demo_as_of) - week_start).days < 84
-        assert 0 < len(rows) == int(in_window.sum()) < len(every), name
-    window_start = pd.Timestamp(demo_as_of) - pd.Timedelta(days=13)
-    missed = full["missed_dose_days"]
-    full["missed_dose_days"] = missed[pd.to_datetime(missed["missed_date"]) >= window_start]
-    for name, rows in fast.items():
-        keys = sorted(rows.columns)
-        expected = full[name][keys].sort_values(keys).reset_index(drop=True)
-        got = rows[keys].sort_values(keys).reset_index(drop=True)
-        assert len(got) > 0, name
-        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    in_c02 = episodes.loc[episodes["is_open"] & (episodes["clinic_id"] == "C02"), keys]
+    assert len(one) == len(in_c02) > 0
+    assert set(one["patient_id"]) == set(in_c02["patient_id"])
+
+
+AT_RISK_WINDOWS = {
+    "missed_short_days": 7,
+    "missed_long_days": 14,
+    "screen_days": 28,
+    "relapse_days": 84,
+}
 
 
 def _no_filters() -> dict:
@@ -424,6 +460,7 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
             "max_episodes": 1000,  # a sample: the hash must pick the same patients both ways
             "recent_days": 84,
             "sample_share": 0.5,
+            **AT_RISK_WINDOWS,
             **store.scope_params(plain, store.LOCAL_ADMIN),
         }
         for name in names:
@@ -458,6 +495,7 @@ def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
         "max_episodes": 1000,
         "recent_days": 84,
         "sample_share": 0.5,
+        **AT_RISK_WINDOWS,
         "clinic_id": "C01",
         "import_id": 1,
         **store.scope_params(con, store.LOCAL_ADMIN),
@@ -526,10 +564,10 @@ def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
                 "relapse_events",
                 "episode_periods",
                 "patient_months",
-                "open_screen_weeks",
+                "open_episode_signs",
             ):
                 params = {**_no_filters(), "gap_days": gap, "as_of": cutoff, **scope}
-                params.update(recent_days=None, sample_share=None)
+                params.update(recent_days=None, sample_share=None, **AT_RISK_WINDOWS)
                 assert len(store.run_query(cur, name, params)) > 0
         assert cached_rows(cur) == [0] * len(cache_tables)
         earlier = {**_no_filters(), "gap_days": 7, "as_of": dt.date(2024, 1, 1), **scope}

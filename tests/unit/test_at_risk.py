@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,7 +77,6 @@ def test_risk_is_conditional_survival_from_the_model(reader):
 
 
 def test_signs_on_a_small_frame():
-    as_of = dt.date(2026, 6, 30)
     episodes = pd.DataFrame(
         {
             "patient_id": ["P1", "P2", "P3"],
@@ -97,33 +94,24 @@ def test_signs_on_a_small_frame():
     periods = pd.DataFrame(
         {"patient_id": ["P1", "P2", "P3"], "episode_no": 1, "is_take_home": [0, 0, 1]}
     )
-    missed = pd.DataFrame(
+    # counts as q_open_episode_signs gives them (its windows are tested against the full marts)
+    signs = pd.DataFrame(
         {
-            "patient_id": ["P1", "P1", "P2"],
+            "patient_id": ["P1", "P2", "P3"],
             "episode_no": 1,
-            "missed_date": pd.to_datetime(["2026-06-30", "2026-06-20", "2026-06-23"]),
-        }
-    )
-    weeks = pd.DataFrame(
-        {"patient_id": ["P2", "P2"], "episode_no": 1, "week_no": [0, 3], "opioid_result": "+"}
-    )
-    events = pd.DataFrame(
-        {
-            "patient_id": ["P1"],
-            "episode_no": [1],
-            "week_no": [70],
-            "relapse_type": ["positive_after_negative_run"],
+            "missed_7d": [1, 0, 0],
+            "missed_14d": [2, 1, 0],
+            "n_positive_4w": [0, 1, 0],
+            "relapse": [True, False, False],
         }
     )
     risk = pd.Series([0.1, 0.3, np.nan])
-    table = at_risk.assemble(episodes, periods, missed, weeks, events, risk, as_of)
+    table = at_risk.assemble(episodes, periods, signs, risk)
     rows = table.set_index("patient_id")
-    assert rows.loc["P1", "missed_7d"] == 1
-    assert rows.loc["P1", "missed_14d"] == 2
-    assert rows.loc["P2", "missed_7d"] == 0
-    assert rows.loc["P2", "missed_14d"] == 1
-    # week 3 of P2 starts 2026-06-22 (in the last 4 weeks), week 0 on 2026-06-01 (not)
-    assert rows.loc["P2", "n_positive_4w"] == 1
+    assert rows.loc["P1", "missed_recent"]
+    assert not rows.loc["P2", "missed_recent"]  # a missed day 8-14 days ago is not a sign
+    assert rows.loc["P2", "positive_screen"]
+    assert not rows.loc["P1", "positive_screen"]
     assert rows.loc["P1", "relapse"]
     assert not rows.loc["P2", "relapse"]
     assert rows.loc["P1", "no_take_homes"]

@@ -1,0 +1,135 @@
+-- Grain: one row per episode open at $as_of, within the viewer's clinics and, when $clinic_ids
+-- is not empty, those clinics: the counts behind the at-risk list's warning signs, so that a
+-- large store sends one row per patient in treatment instead of their recent days and weeks.
+--   missed_short, missed_long   missed dose days in the last $missed_short_days and
+--                               $missed_long_days days up to $as_of (a missed day: a day of the
+--                               episode no visit's own day or take-home cover reaches; as in
+--                               fct_missed_dose_days, from recent visits only)
+--   n_positive_screen_weeks     weeks with a positive opioid screen that started in the last
+--                               $screen_days days
+--   has_recent_relapse          a relapse after a negative run in a week that started in the
+--                               last $relapse_days days
+-- Parameters: $gap_days, $as_of, $scope_clinic_ids, $clinic_ids, $missed_short_days,
+-- $missed_long_days, $screen_days, $relapse_days.
+with open_episodes as (
+    select
+        patient_id,
+        clinic_id,
+        episode_no,
+        start_date
+    from fct_episodes($gap_days, $as_of)
+    where
+        is_open
+        and list_contains($scope_clinic_ids::varchar[], clinic_id)
+        and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
+),
+
+window_days as (
+    select
+        patient_id,
+        clinic_id,
+        episode_no,
+        unnest(
+            range(
+                greatest(start_date, $as_of::date - ($missed_long_days::integer - 1)),
+                $as_of::date + 1,
+                interval 1 day
+            )
+        )::date as day_date
+    from open_episodes
+),
+
+longest_cover as (
+    select coalesce(max(take_home_days), 0) as take_home_days from stg_dosing_visits
+),
+
+recent_visits as (
+    select
+        visits.patient_id,
+        visits.clinic_id,
+        visits.visit_date,
+        least(visits.visit_date + visits.take_home_days, $as_of::date) as cover_end_date
+    from stg_dosing_visits as visits, longest_cover
+    where
+        visits.visit_date <= $as_of::date
+        and visits.visit_date
+        >= $as_of::date - ($missed_long_days::integer - 1) - longest_cover.take_home_days
+),
+
+covered_days as (
+    select distinct
+        window_days.patient_id,
+        window_days.episode_no,
+        window_days.day_date
+    from window_days
+    inner join recent_visits
+        on
+            window_days.patient_id = recent_visits.patient_id
+            and window_days.clinic_id = recent_visits.clinic_id
+            and window_days.day_date
+            between recent_visits.visit_date and recent_visits.cover_end_date
+),
+
+missed as (
+    select
+        window_days.patient_id,
+        window_days.episode_no,
+        count(*) filter (
+            where window_days.day_date > $as_of::date - $missed_short_days::integer
+        ) as missed_short,
+        count(*) as missed_long
+    from window_days
+    anti join covered_days
+        on
+            window_days.patient_id = covered_days.patient_id
+            and window_days.episode_no = covered_days.episode_no
+            and window_days.day_date = covered_days.day_date
+    group by window_days.patient_id, window_days.episode_no
+),
+
+positive_weeks as (
+    select
+        weeks.patient_id,
+        weeks.episode_no,
+        count(*) as n_positive_screen_weeks
+    from fct_screen_weeks($gap_days, $as_of, open_only := true) as weeks
+    inner join open_episodes as episodes
+        on weeks.patient_id = episodes.patient_id and weeks.episode_no = episodes.episode_no
+    where
+        weeks.opioid_result = '+'
+        and episodes.start_date + 7 * weeks.week_no > $as_of::date - $screen_days::integer
+    group by weeks.patient_id, weeks.episode_no
+),
+
+relapses as (
+    select distinct
+        events.patient_id,
+        events.episode_no
+    from fct_relapse_events($gap_days, $as_of, open_only := true) as events
+    inner join open_episodes as episodes
+        on events.patient_id = episodes.patient_id and events.episode_no = episodes.episode_no
+    where
+        events.relapse_type = 'positive_after_negative_run'
+        and episodes.start_date + 7 * events.week_no > $as_of::date - $relapse_days::integer
+)
+
+select
+    open_episodes.patient_id,
+    open_episodes.episode_no,
+    coalesce(missed.missed_short, 0)::integer as missed_short,
+    coalesce(missed.missed_long, 0)::integer as missed_long,
+    coalesce(positive_weeks.n_positive_screen_weeks, 0)::integer as n_positive_screen_weeks,
+    relapses.patient_id is not null as has_recent_relapse
+from open_episodes
+left join missed
+    on
+        open_episodes.patient_id = missed.patient_id
+        and open_episodes.episode_no = missed.episode_no
+left join positive_weeks
+    on
+        open_episodes.patient_id = positive_weeks.patient_id
+        and open_episodes.episode_no = positive_weeks.episode_no
+left join relapses
+    on
+        open_episodes.patient_id = relapses.patient_id
+        and open_episodes.episode_no = relapses.episode_no
