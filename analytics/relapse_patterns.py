@@ -173,6 +173,7 @@ def first_relapse_incidence(
     if first.empty:
         raise SurvivalInputError("The cohort has no episodes: widen the filters.")
     frame = with_group(add_groupings(first), group)
+    order = [str(level) for level in frame["group"].cat.categories]  # the grouping's own order
     frame["group"] = frame["group"].astype(str)
     frame["relapse_status"] = frame["relapse_status"].astype(int)
     parts, tests = [], []
@@ -190,6 +191,8 @@ def first_relapse_incidence(
         pd.concat(tests, ignore_index=True)[columns] if tests else pd.DataFrame(columns=columns)
     )
     cif = pd.concat(parts, ignore_index=True)
+    rank = cif["group"].map({level: i for i, level in enumerate(order)})
+    cif = cif.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
     threshold = _threshold(first)
     if threshold is not None:
         from analytics.suppression import suppress_step_table

@@ -11,6 +11,29 @@ import streamlit as st
 
 from analytics.errors import RetentionError
 
+P_VALUE_COLUMNS = ("p", "p_value")
+
+
+def with_readable_p_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for display: p-values as researchers write them ("< 0.0001", "0.012"), not
+    0 or 1.2e-43; the table's downloads keep every digit."""
+    from analytics.charts import format_p_value
+
+    shown = frame.copy()
+    for column in P_VALUE_COLUMNS:
+        if column in shown.columns:
+            shown[column] = [
+                "—" if pd.isna(p) else format_p_value(float(p), prefix="").strip(" =")
+                for p in shown[column]
+            ]
+    return shown
+
+
+def show_tests(frame: pd.DataFrame, **kwargs) -> None:
+    """``st.dataframe`` of test or model results with readable p-values."""
+    kwargs.setdefault("hide_index", True)
+    st.dataframe(with_readable_p_values(frame), width="stretch", **kwargs)
+
 
 @contextlib.contextmanager
 def error_panel() -> Iterator[None]:

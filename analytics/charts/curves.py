@@ -547,7 +547,7 @@ def survival_chart(
     """
     _require(curves, KM_COLUMNS, "curves")
     frame = _with_group(curves)
-    groups = sorted(frame["group"].unique())
+    groups = list(pd.unique(frame["group"]))  # as the analysis ordered them
     colours = group_colours(groups, palette)
     series = [
         _Series(g, g, colours[g], "solid", _curve_points(frame[frame["group"] == g], "survival", 1))
@@ -644,7 +644,7 @@ def cumulative_incidence_chart(
     _require(cif, CIF_COLUMNS, "cif")
     frame = _with_group(cif)
     frame["cause"] = frame["cause"].astype(str)
-    groups = sorted(frame["group"].unique())
+    groups = list(pd.unique(frame["group"]))  # as the analysis ordered them
     chosen = list(causes) if causes is not None else sorted(frame["cause"].unique())
     series = _cif_series(frame, groups, chosen, palette)
     if not series:

@@ -173,7 +173,7 @@ def proportion_by_week_chart(
         raise ValueError(f"frame lacks column(s) {', '.join(missing)}")
     data = frame.copy()
     data["group"] = data["group"].astype(str) if "group" in data.columns else ALL_GROUPS
-    groups = sorted(data["group"].unique())
+    groups = list(pd.unique(data["group"]))  # as the analysis ordered them
     colours = group_colours(groups, palette)
     fig = go.Figure()
     for group in groups:

@@ -29,6 +29,7 @@ def trend_chart(
     palette: Palette = None,
     percent: bool = False,
     height: int = 460,
+    legend_title: str | None = None,
 ) -> go.Figure:
     """A line per group over time, e.g. patients in treatment per month.
 
@@ -49,6 +50,8 @@ def trend_chart(
         Format the y axis as percentages (for proportions).
     height : int
         Figure height in pixels.
+    legend_title : str, optional
+        Words above the legend (not the column's name), e.g. "Episode ended by".
 
     Returns
     -------
@@ -74,7 +77,7 @@ def trend_chart(
                 meta={"role": "trend", "group": name},
             )
         )
-    apply_layout(fig, title=title, height=height, legend_title=group)
+    apply_layout(fig, title=title, height=height, legend_title=legend_title)
     fig.update_layout(showlegend=len(groups) > 1, hovermode="x unified")
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title, rangemode="tozero", tickformat=".0%" if percent else None)

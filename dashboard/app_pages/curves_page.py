@@ -58,7 +58,7 @@ with widgets.error_panel():
     widgets.table_downloads(km.summary, name="retention_summary", key="curves_summary")
     if not km.tests.empty:
         st.markdown("**Tests of equal retention across groups**")
-        st.dataframe(km.tests, hide_index=True, width="stretch")
+        widgets.show_tests(km.tests)
         widgets.table_downloads(km.tests, name="retention_tests", key="curves_tests")
 
     st.subheader("Dropout and competing exits")
@@ -75,7 +75,7 @@ with widgets.error_panel():
     )
     widgets.figure_downloads(cif_fig, name="dropout_incidence", key="curves_cif_fig")
     if not gray.empty:
-        st.dataframe(gray, hide_index=True, width="stretch")
+        widgets.show_tests(gray)
         widgets.table_downloads(gray, name="gray_tests", key="curves_gray")
 
     st.subheader(f"Restricted mean time in treatment, first {RMST_TAU_DAYS} days")
@@ -86,7 +86,7 @@ with widgets.error_panel():
     widgets.table_downloads(table, name="rmst", key="curves_rmst")
     if not differences.empty:
         st.markdown(f"**Difference from {differences['reference'].iloc[0]}, days**")
-        st.dataframe(differences, hide_index=True, width="stretch")
+        widgets.show_tests(differences)
         widgets.table_downloads(differences, name="rmst_differences", key="curves_rmst_diff")
 
     st.subheader("Sensitivity to the gap rule")

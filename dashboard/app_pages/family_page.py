@@ -42,7 +42,7 @@ def curves_by(group: str, title: str, key: str) -> None:
         km.summary, hide_index=True, width="stretch",
         column_config={c: PERCENT for c in km.summary.columns if c.startswith("s")},
     )  # fmt: skip
-    st.dataframe(km.tests, hide_index=True, width="stretch")
+    widgets.show_tests(km.tests)
     widgets.table_downloads(km.summary, name=f"{key}_summary", key=f"{key}_summary")
 
 
@@ -79,7 +79,7 @@ with widgets.error_panel():
         education.at_365, hide_index=True, width="stretch",
         column_config=dict.fromkeys(("survival", "lower", "upper"), PERCENT),
     )  # fmt: skip
-    st.dataframe(tests, hide_index=True, width="stretch")
+    widgets.show_tests(tests)
     widgets.table_downloads(tests, name="family_education_tests", key="family_education_tests")
 
 with widgets.error_panel():

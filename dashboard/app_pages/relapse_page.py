@@ -99,7 +99,7 @@ with widgets.error_panel():
         st.plotly_chart(cif_fig, width="stretch", key="relapse_cif_chart")
         widgets.figure_downloads(cif_fig, name="first_relapse", key="relapse_cif_fig")
         if not gray.empty:
-            st.dataframe(gray, hide_index=True, width="stretch")
+            widgets.show_tests(gray)
             widgets.table_downloads(gray, name="first_relapse_gray", key="relapse_gray")
 
     st.subheader("Missed doses before the end of treatment")
@@ -108,6 +108,7 @@ with widgets.error_panel():
         before, x="weeks_before_exit", y="mean_missed_days", group="end_group",
         title="Missed dose days in the weeks before leaving: dropouts vs other exits",
         x_title="Weeks before the last covered day", y_title="Missed dose days per episode (mean)",
+        legend_title="Episode ended by",
     )  # fmt: skip
     miss_fig.update_xaxes(autorange="reversed", dtick=1)
     st.plotly_chart(miss_fig, width="stretch", key="relapse_missed_chart")

@@ -38,7 +38,7 @@ with widgets.error_panel():
     )
     st.plotly_chart(fig, width="stretch", key="risk_forest")
     widgets.figure_downloads(fig, name="cox_forest", key="risk_forest_fig")
-    st.dataframe(model.coefficients, width="stretch")
+    widgets.show_tests(model.coefficients, hide_index=False)
     widgets.table_downloads(
         model.coefficients.reset_index(), name="cox_coefficients", key="risk_coef"
     )
@@ -48,7 +48,7 @@ with widgets.error_panel():
         "Score test per term and GLOBAL (R's cox.zph, KM time scale). A small p-value means "
         "the term's effect changes over time."
     )
-    st.dataframe(model.ph, hide_index=True, width="stretch")
+    widgets.show_tests(model.ph)
     widgets.table_downloads(model.ph, name="ph_tests", key="risk_ph")
     panels = sorted(set(model.schoenfeld["term"]))
     shown = st.multiselect(
@@ -93,7 +93,7 @@ with widgets.error_panel():
             )
             st.plotly_chart(refit_fig, width="stretch", key="risk_refit_forest")
             widgets.figure_downloads(refit_fig, name="cox_refit_forest", key="risk_refit_fig")
-            st.dataframe(refitted.ph, hide_index=True, width="stretch")
+            widgets.show_tests(refitted.ph)
             widgets.table_downloads(
                 refitted.coefficients.reset_index(), name="cox_refit", key="risk_refit_table"
             )
