@@ -318,6 +318,35 @@ def test_curve_without_time_zero_starts_at_one() -> None:
     assert fig.layout.yaxis.tickformat == ".0%"
 
 
+def test_curves_keep_the_order_the_analysis_gives_the_groups() -> None:
+    """Dose bands read <60, 60-79, >=80 mg in the legend, not in code-point order."""
+    bands = ["<60 mg", "60–79 mg", "≥80 mg", "not methadone"]
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "group": band,
+                    "time": [0.0, 10.0],
+                    "n_risk": [5, 4],
+                    "n_event": [0, 1],
+                    "n_censor": [0, 0],
+                    "survival": [1.0, 0.8],
+                    "lower": [1.0, 0.5],
+                    "upper": [1.0, 0.95],
+                }
+            )  # fmt: skip
+            for band in bands
+        ],
+        ignore_index=True,
+    )
+    fig = survival_chart(frame, title="By dose band", show_ci=False)
+    assert [t.name for t in traces(fig, "curve")] == bands
+    assert sorted(bands) != bands  # the test would pass by sorting otherwise
+    cif = frame.rename(columns={"survival": "cif"}).assign(cause="dropout", std_err=0.01)
+    fig = cumulative_incidence_chart(cif, title="Dropout by dose band")
+    assert [t.meta["group"] for t in traces(fig, "curve")] == bands
+
+
 def test_survival_chart_names_missing_columns(curves: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="curves lacks column"):
         survival_chart(curves.drop(columns="n_censor"), title="t")

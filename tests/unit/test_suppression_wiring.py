@@ -294,3 +294,12 @@ def test_identifiable_download_writes_an_audit_entry(writable_demo_store, monkey
     monkeypatch.setattr(data, "current_viewer", lambda: viewer_from_user("r", "researcher"))
     assert widgets.audited_download(rows, "x", lambda: b"b")() == b"b"
     assert len(read_audit(writable_demo_store, actions=["export"])) == 1
+
+
+def test_tables_show_p_values_as_researchers_write_them():
+    from dashboard import widgets
+
+    tests = pd.DataFrame({"method": ["a", "b", "c", "d"], "p_value": [0.0, 0.0123, 0.5, None]})
+    shown = widgets.with_readable_p_values(tests)
+    assert shown["p_value"].tolist() == ["< 0.0001", "0.012", "0.50", "—"]
+    assert tests["p_value"].iloc[0] == 0.0  # the table itself (and its downloads) unchanged
