@@ -143,7 +143,7 @@ def add_groupings(episodes: pd.DataFrame) -> pd.DataFrame:
     ``mspss_family_tertile`` (thirds of the cohort's MSPSS family scores; a score equal to a
     cut point goes to the lower third; missing scores are "unknown").
     """
-    frame = episodes.copy()
+    frame = episodes.copy(deep=False)  # columns are added, none written into
     age = pd.to_numeric(frame["age_years"], errors="coerce")
     frame["age_band"] = pd.cut(
         age, [-np.inf, 29, 39, 49, np.inf], labels=ORDERED_LEVELS["age_band"]
@@ -180,7 +180,7 @@ def level_order(group: str, labels: Sequence[str]) -> list[str]:
 
 def with_group(episodes: pd.DataFrame, group: str) -> pd.DataFrame:
     """The episodes plus a ``group`` column of labels, categorical in :func:`level_order`."""
-    frame = episodes.copy()
+    frame = episodes.copy(deep=False)  # a column is added, none written into
     labels = group_labels(frame, group)
     frame["group"] = pd.Categorical(labels, categories=level_order(group, labels))
     return frame

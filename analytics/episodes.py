@@ -205,8 +205,11 @@ def cohort_episodes(
         frame = patient_rows(reader, viewer, "cohort_episodes", cohort_params(spec, as_of))
         return with_outcome(numeric_ages(frame), spec.outcome)
 
-    # several analyses of one page build on the same cohort: derive (and audit) it once
-    return reader.memoized(("cohort_episodes", viewer, spec), compute).copy()
+    # several analyses of one page build on the same cohort: derive (and audit) it once.
+    # A shallow copy (a deep one costs a second per call at a million episodes): analyses add
+    # or replace columns and never write into the shared ones (a test runs every analysis and
+    # checks the remembered cohort is unchanged).
+    return reader.memoized(("cohort_episodes", viewer, spec), compute).copy(deep=False)
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,13 @@ TERMS: dict[str, Term] = {
 """Model terms a user may choose: column → :class:`Term`."""
 BASELINE_TERMS = tuple(name for name, term in TERMS.items() if not term.time_varying)
 SPLIT_DAY = 90
+# groupings cut from a covariate: adjusted curves leave that covariate out
+GROUP_SOURCES = {
+    "family_support": ("mspss_family",),
+    "mspss_family_tertile": ("mspss_family",),
+    "apgar_category": ("apgar_total",),
+    "age_band": ("age_years",),
+}
 ADJUST_TERMS_DEFAULT = ("age_years", "sex", "mspss_family", "apgar_total", "has_no_income")
 
 
@@ -122,7 +129,7 @@ def model_frame(data: pd.DataFrame, terms: Sequence[str]) -> tuple[pd.DataFrame,
     -------
     (frame, n_dropped): the usable rows and how many episodes were dropped for missing values.
     """
-    frame = data.copy()
+    frame = data.copy(deep=False)  # terms are replaced column by column, none written into
     keep = pd.Series(True, index=frame.index)
     for name in terms:
         term = TERMS[name]
@@ -356,7 +363,12 @@ def adjusted_curves(
     check_grouping(group)
     if group == ALL:
         raise RetentionError("Choose a grouping to compare adjusted curves.")
-    covariates = [c for c in check_terms(covariates, baseline_only=True) if c != group]
+    defining = {group, *GROUP_SOURCES.get(group, ())}  # adjusting for these is circular
+    covariates = [c for c in check_terms(covariates, baseline_only=True) if c not in defining]
+    if not covariates:
+        raise RetentionError(
+            f"Every covariate chosen defines the groups of {group!r}: choose others to adjust for."
+        )
     require_events(episodes)
     frame, n_dropped = model_frame(add_groupings(episodes), covariates)
     frame = with_group(frame, group)

@@ -253,26 +253,32 @@ def run_query(
 def frame_of(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
     """The relation's rows as DuckDB's ``.df()`` gives them (same dtypes: dates as
     datetime64[us], integers and booleans with nulls as pandas' nullable types, decimals as
-    float64), converted through Arrow: ~5x faster on a million patient rows, where ``.df()``
-    was most of a page's time."""
+    float64), converted through Arrow: several times faster on a million patient rows, where
+    ``.df()`` was most of a page's time. Arrow builds the frame's blocks at once; only the
+    columns whose dtype differs are converted again."""
     table = relation.to_arrow_table()
-    columns = {}
+    names = table.column_names
+    if len(set(names)) != len(names):  # duplicate names: DuckDB's own conversion
+        return relation.df()
+    redo = {}
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
         if pa.types.is_date(kind):
-            values = column.to_pandas(date_as_object=False).astype("datetime64[us]")
+            redo[field.name] = column.to_pandas(date_as_object=False).astype("datetime64[us]")
         elif pa.types.is_decimal(kind):
-            values = column.cast(pa.float64()).to_pandas()
+            redo[field.name] = column.cast(pa.float64()).to_pandas()
         elif (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count:
-            values = column.to_pandas(types_mapper=_NULLABLE_DTYPES.get)
-        elif _converts_alike(kind):
-            values = column.to_pandas()
-        else:  # a type we have not checked against .df(): let DuckDB convert the lot
+            redo[field.name] = column.to_pandas(types_mapper=_NULLABLE_DTYPES.get)
+        elif not _converts_alike(kind):  # a type not checked against .df(): DuckDB converts
             return relation.df()
-        columns[field.name] = values
-    if len(columns) != table.num_columns:  # duplicate names: DuckDB's own conversion
-        return relation.df()
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+    if len(redo) == len(names):
+        frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    else:
+        frame = table.drop_columns(list(redo)).to_pandas()
+    for position, name in enumerate(names):  # in order, so each lands at its own place
+        if name in redo:
+            frame.insert(position, name, redo[name].array)
+    return frame
 
 
 def _converts_alike(kind: pa.DataType) -> bool:

@@ -40,7 +40,15 @@ def _multinomial_logit(x: np.ndarray, codes: np.ndarray, k: int, max_iter: int =
             for b in range(k - 1):
                 w = p[:, a] * ((a == b) - p[:, b])
                 hess[a * q : (a + 1) * q, b * q : (b + 1) * q] = (x * w[:, None]).T @ x
-        step = np.linalg.solve(hess, grad)
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            raise SurvivalInputError(
+                "The groups cannot be weighted on these covariates: they (almost) decide the "
+                "group (e.g. the family-support level is cut from the MSPSS family score), so "
+                "some weights would be infinite. Leave out the covariate that defines the "
+                "groups, or one that nearly does."
+            ) from None
         coef = coef + step.reshape((q, k - 1), order="F")
         if np.abs(step).max() < 1e-12:
             break

@@ -140,10 +140,14 @@ with widgets.error_panel():
             title=f"Retention by {GROUPINGS[adj_group].lower()}, adjusted for case mix (IPW)",
         )  # fmt: skip
         st.plotly_chart(adj_fig, width="stretch", key="risk_adjusted")
+        used = ", ".join(TERMS[c].label for c in adjusted.covariates)
+        left_out = [TERMS[c].label for c in adjust_for if c not in adjusted.covariates]
         st.caption(
-            "Each group weighted by 1 / P(group | covariates), as if it had treated the whole "
-            f"cohort; robust 95% CI. Numbers at risk are unweighted. {format_count(adjusted.n_dropped)} "
-            "episode(s) left out for missing values."
+            f"Adjusted for {used}"
+            + (f" ({', '.join(left_out)} left out: they define the groups)" if left_out else "")
+            + ". Each group weighted by 1 / P(group | covariates), as if it had treated the "
+            "whole cohort; robust 95% CI. Numbers at risk are unweighted. "
+            f"{format_count(adjusted.n_dropped)} episode(s) left out for missing values."
         )
         widgets.figure_downloads(adj_fig, name="adjusted_curves", key="risk_adjusted_fig")
         st.dataframe(adjusted.at_365, hide_index=True, width="stretch")

@@ -296,3 +296,76 @@ def test_labels_of_equal_the_label_of_each_value():
     values = pd.Series(["MMT", None, "low", np.nan, True, False, "MMT", 3], dtype=object)
     assert ca.labels_of(values).tolist() == [ca._label(v) for v in values]
     assert ca.labels_of(pd.Series([1.0, np.nan])).tolist() == [ca._label(1.0), ca.UNKNOWN]
+
+
+def test_no_analysis_writes_into_the_remembered_cohort(demo_store):
+    """cohort_episodes hands out shallow copies of one remembered frame: every analysis of
+    every page must leave that frame exactly as it was read."""
+    from analytics import at_risk, clinic_comparison, clinic_overview
+
+    fresh = store.StoreReader(demo_store)
+    spec = CohortSpec(gap_days=14)
+    cohort_episodes(fresh, VIEWER, spec)
+
+    def not_remembered():
+        raise AssertionError("the cohort should be remembered")
+
+    remembered = fresh.memoized(("cohort_episodes", VIEWER, spec), not_remembered)
+    before = remembered.copy(deep=True)
+    terms = ("mspss_family", "apgar_total", "dose_band", "age_years", "sex", "is_take_home")
+    for group in ("dose_band", "mspss_family_tertile", "modality"):
+        ca.table_one_for(fresh, VIEWER, spec, group=group)
+        ca.retention_curves_for(fresh, VIEWER, spec, group=group)
+        ca.dropout_incidence_for(fresh, VIEWER, spec, group=group)
+        ca.rmst_comparison_for(fresh, VIEWER, spec, group=group)
+        rm.adjusted_curves_for(
+            fresh, VIEWER, spec, group=group, covariates=tuple(rm.ADJUST_TERMS_DEFAULT)
+        )
+        rp.first_relapse_incidence_for(fresh, VIEWER, spec, group=group)
+        rp.positive_by_week_for(fresh, VIEWER, spec, group=group)
+    ca.cohort_summary_for(fresh, VIEWER, spec)
+    ca.gap_sensitivity_for(fresh, VIEWER, spec)
+    ca.support_over_time_for(fresh, VIEWER, spec, group="modality")
+    ca.outcomes_over_time_for(fresh, VIEWER, spec)
+    ca.family_education_test_for(fresh, VIEWER, spec)
+    rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms)
+    rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms, split_terms=("dose_band",))
+    rm.fit_dropout_model_for(fresh, VIEWER, spec, terms=terms[:5])
+    rm.family_education_for(fresh, VIEWER, spec)
+    rp.lasagna_for(fresh, VIEWER, spec)
+    rp.missed_before_dropout_for(fresh, VIEWER, spec)
+    clinic_overview.clinic_overview(fresh, VIEWER, spec)
+    clinic_comparison.compare_clinics(fresh, VIEWER, spec)
+    clinic_comparison.clinic_curves(fresh, VIEWER, spec, clinic_id="C04")
+    at_risk.at_risk_patients(fresh, VIEWER, spec)
+    fresh.close()
+    pd.testing.assert_frame_equal(remembered, before)
+
+
+def test_adjusted_curves_leave_out_the_covariate_a_grouping_is_cut_from(episodes):
+    """Family-support levels are cut from the MSPSS family score: weighting on the score
+    would be circular (and the logit separates), so it is left out and said."""
+    adjusted = rm.adjusted_curves(episodes, "family_support", rm.ADJUST_TERMS_DEFAULT)
+    assert "mspss_family" not in adjusted.covariates
+    assert "apgar_total" in adjusted.covariates
+    assert set(adjusted.curves["group"]) >= {"low", "moderate", "high"}
+    with pytest.raises(RetentionError, match="defines the groups"):
+        rm.adjusted_curves(episodes, "apgar_category", ("apgar_total",))
+
+
+def test_weights_on_a_covariate_that_decides_the_group_are_a_clear_error():
+    from analytics.survival import adjusted_survival
+
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "time": np.arange(1, n + 1, dtype=float),
+            "event": 1,
+            "group": np.where(np.arange(n) < n // 2, "a", "b"),
+            "score": np.r_[np.zeros(n // 2), np.ones(n // 2)],  # the group itself
+        }
+    )
+    with pytest.raises(SurvivalInputError, match="almost\\) decide the group"):
+        adjusted_survival(
+            frame, duration="time", event="event", group="group", covariates=["score"]
+        )
