@@ -12,7 +12,7 @@ from analytics.charts.curves import (
     survival_chart,
 )
 from analytics.charts.funnel import funnel_chart, funnel_limits, funnel_points
-from analytics.charts.models import forest_chart, lowess, schoenfeld_chart
+from analytics.charts.models import RESIDUAL_MAX_POINTS, forest_chart, lowess, schoenfeld_chart
 from analytics.charts.relapse import SCREEN_COLOURS, lasagna_chart, proportion_by_week_chart
 from analytics.charts.style import (
     OKABE_ITO,
@@ -41,6 +41,7 @@ __all__ = [
     "proportion_by_week_chart",
     "risk_table_times",
     "schoenfeld_chart",
+    "RESIDUAL_MAX_POINTS",
     "survival_chart",
     "time_axis_title",
     "trend_chart",

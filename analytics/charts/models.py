@@ -204,6 +204,19 @@ def lowess(x: Sequence[float], y: Sequence[float], *, frac: float = 0.4, n_point
     return grid, fitted
 
 
+RESIDUAL_MAX_POINTS = 2_000
+SMOOTH_MAX_POINTS = 20_000
+RESIDUAL_SAMPLE_SEED = 20261205
+
+
+def _sample_rows(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """At most ``n`` rows, a fixed random sample in the original order."""
+    if len(frame) <= n:
+        return frame
+    rng = np.random.default_rng(RESIDUAL_SAMPLE_SEED)
+    return frame.iloc[np.sort(rng.choice(len(frame), size=n, replace=False))]
+
+
 def schoenfeld_chart(
     frame: pd.DataFrame,
     *,
@@ -211,6 +224,7 @@ def schoenfeld_chart(
     p_values: Mapping[str, float] | None = None,
     time_unit: str = "days",
     frac: float = 0.4,
+    max_points: int = RESIDUAL_MAX_POINTS,
 ) -> go.Figure:
     """One panel per term: residuals against time with a LOWESS smooth and a zero line.
 
@@ -229,6 +243,11 @@ def schoenfeld_chart(
         Unit of ``time`` for the x-axis title.
     frac : float
         LOWESS span (see :func:`lowess`).
+    max_points : int
+        Residuals drawn per panel at most: a larger cohort (one residual per event) shows a
+        fixed random sample of them (``meta["n_total"]`` says how many there are), and its
+        smooth is fitted on at most :data:`SMOOTH_MAX_POINTS`; a browser cannot draw 600,000
+        markers per panel, and the eye cannot read them.
 
     Returns
     -------
@@ -248,16 +267,18 @@ def schoenfeld_chart(
     )
     for row, term in enumerate(terms, start=1):
         part = frame[frame["term"].astype(str) == term]
-        grid, fitted = lowess(part["time"], part["residual"], frac=frac)
+        smoothed = _sample_rows(part, SMOOTH_MAX_POINTS)
+        grid, fitted = lowess(smoothed["time"], smoothed["residual"], frac=frac)
+        shown = _sample_rows(part, max_points)
         fig.add_trace(
             go.Scatter(
-                x=part["time"],
-                y=part["residual"],
+                x=shown["time"],
+                y=shown["residual"],
                 mode="markers",
                 marker={"size": 5, "color": MUTED_COLOUR, "opacity": 0.55},
                 name=f"{term} residuals",
                 showlegend=False,
-                meta={"role": "residuals", "term": term},
+                meta={"role": "residuals", "term": term, "n_total": len(part)},
             ),
             row=row,
             col=1,

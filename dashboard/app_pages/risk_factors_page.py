@@ -61,7 +61,14 @@ with widgets.error_panel():
             title="Scaled Schoenfeld residuals minus the coefficient, against time",
         )
         st.plotly_chart(res_fig, width="stretch", key="risk_schoenfeld")
-        st.caption("A flat smooth near zero supports proportional hazards for that term.")
+        n_residuals = int(residuals.groupby("term").size().max())
+        sampled = (
+            f" Each panel draws a random {charts.RESIDUAL_MAX_POINTS:,} of its {n_residuals:,} "
+            "residuals (one per event)."
+            if n_residuals > charts.RESIDUAL_MAX_POINTS
+            else ""
+        )
+        st.caption("A flat smooth near zero supports proportional hazards for that term." + sampled)
         widgets.figure_downloads(res_fig, name="schoenfeld_residuals", key="risk_schoenfeld_fig")
 
     if model.failing:

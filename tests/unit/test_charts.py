@@ -588,6 +588,21 @@ def test_schoenfeld_chart_has_a_panel_and_smooth_per_term() -> None:
     assert "prison   (p = 0.003)" in titles
 
 
+def test_schoenfeld_chart_draws_a_sample_of_many_residuals_and_smooths_a_larger_one() -> None:
+    rng = np.random.default_rng(2)
+    n = 50_000  # one residual per event: a large cohort has hundreds of thousands
+    time = np.sort(rng.uniform(0, 700, n))
+    frame = pd.DataFrame({"time": time, "residual": time / 700 + rng.normal(0, 0.1, n)})
+    fig = schoenfeld_chart(frame.assign(term="dose"), max_points=1_000)
+    (residuals,) = traces(fig, "residuals")
+    assert len(residuals.x) == 1_000
+    assert residuals.meta["n_total"] == n
+    assert set(residuals.x) <= set(time)
+    assert np.all(np.diff(residuals.x) >= 0)  # in time order
+    (smooth,) = traces(fig, "smooth")
+    np.testing.assert_allclose(smooth.y, np.asarray(smooth.x) / 700, atol=0.02)
+
+
 def test_median_time_is_first_time_at_or_below_half() -> None:
     assert median_time(np.array([0, 5, 9]), np.array([1.0, 0.5, 0.2])) == 5
     assert median_time(np.array([0, 5]), np.array([1.0, 0.8])) is None
