@@ -9,8 +9,12 @@ from dashboard import data, filters, widgets
 st.title("Compare clinics")
 spec = filters.current_spec()
 
+# every clinic is compared (the analytics ignore the clinic filter): keyed without it, a
+# clinic change reuses the fitted comparison instead of refitting it
+every_clinic = spec.replace(clinic_ids=())
+
 with widgets.error_panel():
-    comparison = data.computed("analytics.clinic_comparison:compare_clinics", spec)
+    comparison = data.computed("analytics.clinic_comparison:compare_clinics", every_clinic)
     points = comparison.points()
     st.caption(
         f"Data cut-off **{comparison.as_of:%d %B %Y}** · every clinic is compared (the clinic "
@@ -58,7 +62,7 @@ with widgets.error_panel():
         key="compare_clinic",
     )
     curves, risk, label = data.computed(
-        "analytics.clinic_comparison:clinic_curves", spec, clinic_id=chosen
+        "analytics.clinic_comparison:clinic_curves", every_clinic, clinic_id=chosen
     )
     figure = charts.survival_chart(
         curves,
