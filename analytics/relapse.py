@@ -23,8 +23,14 @@ RELAPSE_TYPES = ("positive_after_negative_run", "two_consecutive_positive")
 
 
 def _mart_params(reader: store.StoreReader, spec: CohortSpec) -> dict:
+    """The marts' rule and cut-off, and the cohort's clinics (the rest of its filters apply
+    when the rows are joined to the cohort): a one-clinic cohort reads its clinic's rows."""
     with reader.cursor() as cur:
-        return {"gap_days": spec.gap_days, "as_of": resolve_as_of(cur, spec)}
+        return {
+            "gap_days": spec.gap_days,
+            "as_of": resolve_as_of(cur, spec),
+            "clinic_ids": list(spec.clinic_ids),
+        }
 
 
 def _mart(

@@ -1,10 +1,11 @@
--- Rows of fct_missed_dose_days within the viewer's clinics, of a fixed random share
--- $sample_share of the patients (by a hash of the id; null: all).
--- Parameters: $gap_days, $as_of, $scope_clinic_ids, $sample_share.
+-- Rows of fct_missed_dose_days within the viewer's clinics (and $clinic_ids when not empty), of
+-- a fixed random share $sample_share of the patients (by a hash of the id; null: all).
+-- Parameters: $gap_days, $as_of, $scope_clinic_ids, $clinic_ids, $sample_share.
 select *
 from fct_missed_dose_days($gap_days, $as_of)
 where
     list_contains($scope_clinic_ids::varchar[], clinic_id)
+    and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
     and (
         $sample_share::double is null
         or hash(patient_id) % 1000000 < $sample_share::double * 1000000

@@ -392,6 +392,7 @@ def test_open_episode_signs_count_what_the_full_marts_hold(demo_store: Path, dem
         "max_week_no": None,
         "recent_days": None,
         "sample_share": None,
+        "clinic_ids": [],
     }
     windows = [
         {"missed_short_days": 7, "missed_long_days": 14, "screen_days": 28, "relapse_days": 84},
@@ -581,7 +582,13 @@ def test_the_offered_gap_rules_are_read_from_the_store_and_others_derived_once(
 
 def test_screen_weeks_up_to_a_week_are_the_first_weeks_of_all(demo_store: Path, demo_as_of):
     reader = store.StoreReader(demo_store)
-    params = {"gap_days": 14, "as_of": demo_as_of, "max_week_no": None, "sample_share": None}
+    params = {
+        "gap_days": 14,
+        "as_of": demo_as_of,
+        "max_week_no": None,
+        "sample_share": None,
+        "clinic_ids": [],
+    }
     with reader.cursor() as cur:
         params.update(store.scope_params(cur, store.LOCAL_ADMIN))
         every = store.run_query(cur, "screen_weeks", params)

@@ -369,3 +369,24 @@ def test_weights_on_a_covariate_that_decides_the_group_are_a_clear_error():
         adjusted_survival(
             frame, duration="time", event="event", group="group", covariates=["score"]
         )
+
+
+def test_a_one_clinic_cohort_reads_its_clinics_rows_and_loses_none(reader):
+    """The relapse marts are read for the cohort's clinics only: the rows must be exactly
+    the all-clinic rows of that clinic's episodes."""
+    from analytics import relapse
+
+    one, everyone = CohortSpec(clinic_ids=("C02",)), CohortSpec()
+    keys = ["patient_id", "episode_no"]
+    c02 = cohort_episodes(reader, VIEWER, one)[keys]
+    for read in (relapse.screen_weeks, relapse.relapse_events, relapse.missed_dose_days):
+        got = read(reader, VIEWER, one)
+        expected = read(reader, VIEWER, everyone).merge(c02, on=keys)
+        assert len(got) > 0, read.__name__
+        assert set(got["clinic_id"]) == {"C02"}
+        columns = list(got.columns)
+        pd.testing.assert_frame_equal(
+            got.sort_values(columns).reset_index(drop=True),
+            expected[columns].sort_values(columns).reset_index(drop=True),
+            obj=read.__name__,
+        )
