@@ -135,12 +135,17 @@ class _Renderer:
 
     def render(self, figure: dict, opts: dict, timeout: float) -> bytes:
         with self._lock:
-            self._start_locked(timeout)
-            try:
-                return self._submit(self._kaleido.calc_fig(figure, opts=opts), timeout)
-            except Exception as error:
-                self._stop_locked()  # a crashed or hung browser is restarted on the next call
-                raise FigureExportError(f"Figure export failed: {error!r}") from error
+            for attempt in (1, 2):
+                self._start_locked(timeout)
+                try:
+                    return self._submit(self._kaleido.calc_fig(figure, opts=opts), timeout)
+                except Exception as error:
+                    self._stop_locked()  # a crashed or hung browser is restarted
+                    # once more with a new browser: under load kaleido's page is sometimes
+                    # not ready yet ("kaleido_scopes is not defined", seen in the test suite)
+                    if attempt == 2:
+                        raise FigureExportError(f"Figure export failed: {error!r}") from error
+        raise AssertionError("unreachable")
 
 
 _RENDERER = _Renderer()

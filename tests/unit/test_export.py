@@ -232,3 +232,37 @@ def test_csv_round_trips(tables) -> None:
     assert list(cox.columns) == ["term", "hr", "p"]
     np.testing.assert_allclose(cox["hr"], [0.70, 1.39])
     assert table_to_csv(tables["cox"], excel_bom=True).startswith("\ufeff".encode())
+
+
+@needs_chromium
+def test_a_failed_export_is_tried_once_more_with_a_new_browser() -> None:
+    """Under load kaleido's page is sometimes not ready ("kaleido_scopes is not defined"):
+    the renderer restarts Chromium and renders again instead of failing the download."""
+    renderer = export._Renderer()
+    renderer.start(timeout=60)
+    first = renderer._kaleido
+
+    async def not_ready(*args, **kwargs):
+        raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+
+    first.calc_fig = not_ready  # the real browser, made to fail its next render once
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 0])).to_dict()
+    png = renderer.render(figure, {"format": "png", "width": 200, "height": 150}, timeout=60)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert renderer._kaleido is not first  # a new browser rendered it
+    # a browser that fails every time: the second failure is the user's error
+    renderer._kaleido.calc_fig = not_ready
+    renderer._start_locked = _failing_start(renderer, not_ready)
+    with pytest.raises(FigureExportError, match="kaleido_scopes"):
+        renderer.render(figure, {"format": "png", "width": 200, "height": 150}, timeout=60)
+    renderer.stop()
+
+
+def _failing_start(renderer, not_ready):
+    start = renderer._start_locked
+
+    def started(timeout):
+        start(timeout)
+        renderer._kaleido.calc_fig = not_ready
+
+    return started
