@@ -661,10 +661,11 @@ def in_cohort(
     with duckdb.connect() as con:
         con.register("assessment_rows", rows)
         con.register("cohort_keys", cohort)
-        extra = f', cohort_keys."{group}"' if group else ""
+        # USING keeps the keys once: the assessments' columns, then the group's (no name
+        # of ours in the SQL text)
         return store.frame_of(
             con.sql(
-                f"select assessment_rows.*{extra} from assessment_rows"
+                "select * from assessment_rows"
                 " inner join cohort_keys using (patient_id, episode_no)"
             )
         )
