@@ -80,8 +80,9 @@ PATIENT_LEVEL_QUERIES: dict[str, QueryAccess] = {
     "cohort_episodes": QueryAccess("treatment episodes with outcome and baseline covariates"),
     "episode_periods": QueryAccess("episode periods with time-varying covariates"),
     "model_periods": QueryAccess("episode periods with covariates for the at-risk model"),
-    "open_episode_last_periods": QueryAccess("current period of each open episode"),
-    "open_episode_signs": QueryAccess("recent missed doses, screens and relapses per open episode"),
+    "open_episode_signs": QueryAccess(
+        "recent missed doses, screens, relapses and take-homes per open episode"
+    ),
     "screen_weeks": QueryAccess("weekly urine results per episode"),
     "relapse_events": QueryAccess("relapse events per episode"),
     "missed_dose_days": QueryAccess("missed dose days per episode"),

@@ -178,11 +178,11 @@ def risk_of_leaving(
     return 1.0 - np.exp(-(hazard[n:] - hazard[:n]))
 
 
-def current_profiles(open_episodes: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
-    """Each open episode's covariates now: baseline values plus the last period's take-home."""
-    last = periods.sort_values("stop_day").groupby(KEYS, as_index=False).last()
-    merged = open_episodes[KEYS].merge(last, on=KEYS, how="left")
-    return model_frame(merged.assign(start_day=0, stop_day=1, event_observed=0))
+def current_profiles(open_episodes: pd.DataFrame) -> pd.DataFrame:
+    """Each open episode's covariates now: its baseline values and current ``is_take_home``."""
+    columns = [c for c in MODEL_COVARIATES if c != "treatment"]
+    now = open_episodes[[*columns, "modality", "dose_band"]]
+    return model_frame(now.assign(start_day=0, stop_day=1, event_observed=0))
 
 
 def reasons(table: pd.DataFrame) -> pd.Series:
@@ -228,30 +228,52 @@ def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def assemble(
-    episodes: pd.DataFrame, periods: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series
-) -> pd.DataFrame:
+# the episode columns the at-risk table shows or derives its signs from
+_EPISODE_COLUMNS = [
+    *KEYS,
+    "clinic_id",
+    "clinic_name",
+    "start_date",
+    "duration_days",
+    "modality",
+    "family_support",
+    "apgar_category",
+]
+
+
+def assemble(episodes: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series) -> pd.DataFrame:
     """The at-risk table of the open episodes in ``episodes`` (pure; see the module doc).
 
-    ``periods`` holds each open episode's current period (``is_take_home``), ``signs`` the
-    counts of ``q_open_episode_signs`` (:data:`SIGN_COUNTS` renamed), ``risk`` the predicted
-    90-day risk indexed like ``episodes`` (NaN without a model).
+    ``signs`` holds the counts of ``q_open_episode_signs`` (:data:`SIGN_COUNTS` renamed) and
+    ``is_take_home``, ``risk`` the predicted 90-day risk indexed like ``episodes`` (NaN
+    without a model).
     """
-    open_eps = episodes[episodes["is_open"].astype(bool)].copy()
-    open_eps["risk_90d"] = risk.reindex(open_eps.index).astype(float)
-    open_eps["days_in_treatment"] = open_eps["duration_days"].astype(int)
-    take_home = periods.groupby(KEYS, as_index=False)["is_take_home"].max()
-    table = open_eps.merge(
-        take_home.rename(columns={"is_take_home": "has_take_home"}), on=KEYS, how="left"
+    is_open = episodes["is_open"].astype(bool)
+    open_eps = episodes.loc[is_open, _EPISODE_COLUMNS]
+    open_eps = open_eps.assign(
+        risk_90d=risk.reindex(open_eps.index).astype(float),
+        days_in_treatment=open_eps["duration_days"].astype(int),
     )
-    table["has_take_home"] = table["has_take_home"].fillna(0).astype(bool)
-    table = table.merge(signs[[*KEYS, *SIGN_COUNTS.values()]], on=KEYS, how="left")
+    table = open_eps.merge(
+        signs[[*KEYS, *SIGN_COUNTS.values(), "is_take_home"]], on=KEYS, how="left"
+    )
+    table["has_take_home"] = table.pop("is_take_home").fillna(0).astype(bool)
     counts = ["missed_7d", "missed_14d", "n_positive_4w"]
     table[counts] = table[counts].fillna(0).astype(int)
     table["relapse"] = table["relapse"].eq(True)  # no row of counts: no relapse
     table = flag_signs(table)
     table = table.sort_values(["n_signs", "risk_90d"], ascending=False, na_position="last")
     return table[COLUMNS].reset_index(drop=True)
+
+
+def with_current_take_home(open_episodes: pd.DataFrame, signs: pd.DataFrame) -> pd.DataFrame:
+    """``open_episodes`` with ``is_take_home`` now (from ``signs``; 0 for an episode without
+    a row there)."""
+    current = signs.set_index(KEYS)["is_take_home"]
+    values = current.reindex(pd.MultiIndex.from_frame(open_episodes[KEYS])).fillna(0)
+    out = open_episodes.copy(deep=False)  # a new column only: the cohort's own stay shared
+    out["is_take_home"] = values.astype(int).to_numpy()
+    return out
 
 
 def at_risk_patients(
@@ -295,32 +317,18 @@ def at_risk_patients(
     # treatment, however many days and weeks lie behind the counts
     signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
     signs = signs.rename(columns=SIGN_COUNTS)
-    last_periods = patient_rows(
-        reader, viewer, "open_episode_last_periods", params, what="at-risk list"
-    )
     episodes = cohort_episodes(reader, viewer, spec)
     open_eps = episodes[episodes["is_open"].astype(bool)]
-    periods = with_baseline(last_periods, open_eps)
     model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = pd.Series(np.nan, index=episodes.index)
     if model.result is not None and not open_eps.empty:
-        profiles = current_profiles(open_eps, periods)
+        profiles = current_profiles(with_current_take_home(open_eps, signs))
         values = risk_of_leaving(model.result, profiles, open_eps["duration_days"].to_numpy())
         risk.loc[open_eps.index] = values
-    patients = assemble(episodes, periods, signs, risk)
+    patients = assemble(episodes, signs, risk)
     return AtRiskList(
         patients, as_of, model.n_episodes, model.n_events, model.note, model.n_accessible
     )
-
-
-def with_baseline(periods: pd.DataFrame, episodes: pd.DataFrame) -> pd.DataFrame:
-    """Periods joined to their episode's baseline covariates (episodes not in ``episodes``
-    are dropped)."""
-    baseline = episodes.drop(
-        columns=["clinic_id", "event_observed", "dropout_status", "event", "status"],
-        errors="ignore",
-    )
-    return periods.merge(baseline, on=KEYS, how="inner")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ Outcomes
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -223,8 +224,9 @@ def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Add ``event`` (0/1) and ``status`` (0 censored, 1 event, 2 competing) for an outcome."""
-    frame = frame.copy()
+    """Add ``event`` (0/1) and ``status`` (0 censored, 1 event, 2 competing) for an outcome
+    (to a shallow copy: ``frame`` itself is unchanged, and a million rows are not copied)."""
+    frame = frame.copy(deep=False)
     if outcome == "any_exit":
         frame["event"] = frame["event_observed"].astype(int)
         frame["status"] = frame["event"]
@@ -237,10 +239,17 @@ def with_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 def cohort_periods(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, episodes: pd.DataFrame
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    episodes: pd.DataFrame,
+    *,
+    baseline_columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Counting-process rows (``start_day, stop_day``] with time-varying covariates for the
-    cohort's episodes, joined to their baseline covariates; ``event`` follows ``spec.outcome``."""
+    cohort's episodes, joined to their baseline covariates (all, or ``baseline_columns``: a
+    million episodes have ten million periods, and a model needs a few of the 60 columns);
+    ``event`` follows ``spec.outcome``."""
     from analytics.access import patient_rows
 
     with reader.cursor() as cur:
@@ -250,10 +259,13 @@ def cohort_periods(
     )
     keys = episodes[["patient_id", "episode_no"]]
     periods = periods.merge(keys, on=["patient_id", "episode_no"], how="inner")
+    if baseline_columns is not None:
+        own = set(periods.columns) - {"patient_id", "episode_no"}  # time-varying, outcome
+        wanted = ["patient_id", "episode_no", *baseline_columns]
+        episodes = episodes[[c for c in dict.fromkeys(wanted) if c not in own]]
     baseline = episodes.drop(
-        columns=["event_observed", "dropout_status", "event", "status"], errors="ignore"
+        columns=["event_observed", "dropout_status", "event", "status", "clinic_id"],
+        errors="ignore",
     )
-    merged = periods.merge(
-        baseline.drop(columns=["clinic_id"]), on=["patient_id", "episode_no"], how="left"
-    )
+    merged = periods.merge(baseline, on=["patient_id", "episode_no"], how="left")
     return with_outcome(merged, spec.outcome)

@@ -3,10 +3,12 @@
 -- applied); filters where an empty list or null means "no restriction": $clinic_ids,
 -- $modalities, $admitted_from, $admitted_to, $age_min, $age_max, $sexes, $dose_bands,
 -- $family_support, $obstacle_themes, $ecological_levels, $episode_kind (all | first | repeat).
+-- Order: by clinic, start date, patient, episode, as the reader's layers store the rows
+-- (analytics.store.MART_ROW_ORDER); filters only, so DuckDB keeps that order without a sort.
 select *
 from fct_episode_covariates($gap_days, $as_of)
 where
-    clinic_id in (select unnest($scope_clinic_ids::varchar[]))
+    list_contains($scope_clinic_ids::varchar[], clinic_id)
     and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
     and (len($modalities::varchar[]) = 0 or list_contains($modalities::varchar[], modality))
     and ($admitted_from::date is null or start_date >= $admitted_from::date)
@@ -51,4 +53,3 @@ where
         or ($episode_kind = 'first' and is_first_episode)
         or ($episode_kind = 'repeat' and not is_first_episode)
     )
-order by clinic_id, start_date, patient_id

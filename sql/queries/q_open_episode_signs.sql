@@ -9,6 +9,8 @@
 --                               $screen_days days
 --   has_recent_relapse          a relapse after a negative run in a week that started in the
 --                               last $relapse_days days
+--   is_take_home                1 once the episode has had a take-home (or depot) dose: the
+--                               time-varying covariate of its current period (fct_episode_periods)
 -- Parameters: $gap_days, $as_of, $scope_clinic_ids, $clinic_ids, $missed_short_days,
 -- $missed_long_days, $screen_days, $relapse_days.
 with open_episodes as (
@@ -111,6 +113,18 @@ relapses as (
     where
         events.relapse_type = 'positive_after_negative_run'
         and episodes.start_date + 7 * events.week_no > $as_of::date - $relapse_days::integer
+),
+
+take_homes as (
+    -- is_take_home never returns to 0 within an episode: the current period's is the maximum
+    select
+        periods.patient_id,
+        periods.episode_no,
+        max(periods.is_take_home) as is_take_home
+    from fct_episode_periods($gap_days, $as_of) as periods
+    inner join open_episodes as episodes
+        on periods.patient_id = episodes.patient_id and periods.episode_no = episodes.episode_no
+    group by periods.patient_id, periods.episode_no
 )
 
 select
@@ -119,7 +133,8 @@ select
     coalesce(missed.missed_short, 0)::integer as missed_short,
     coalesce(missed.missed_long, 0)::integer as missed_long,
     coalesce(positive_weeks.n_positive_screen_weeks, 0)::integer as n_positive_screen_weeks,
-    relapses.patient_id is not null as has_recent_relapse
+    relapses.patient_id is not null as has_recent_relapse,
+    coalesce(take_homes.is_take_home, 0)::integer as is_take_home
 from open_episodes
 left join missed
     on
@@ -133,3 +148,7 @@ left join relapses
     on
         open_episodes.patient_id = relapses.patient_id
         and open_episodes.episode_no = relapses.episode_no
+left join take_homes
+    on
+        open_episodes.patient_id = take_homes.patient_id
+        and open_episodes.episode_no = take_homes.episode_no

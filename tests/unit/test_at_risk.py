@@ -67,8 +67,9 @@ def test_risk_is_conditional_survival_from_the_model(reader):
     episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
     periods = cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(), episodes)
     model = at_risk.fit_leaving_model(periods)
-    open_eps = episodes[episodes["is_open"]].head(4)
-    profiles = at_risk.current_profiles(open_eps, periods)
+    open_eps = episodes[episodes["is_open"]].head(4).assign(is_take_home=[0, 1, 0, 1])
+    profiles = at_risk.current_profiles(open_eps)
+    assert list(profiles["is_take_home"]) == [0, 1, 0, 1]
     t = open_eps["duration_days"].to_numpy()
     risk = at_risk.risk_of_leaving(model, profiles, t)
     for i in range(len(profiles)):
@@ -91,9 +92,6 @@ def test_signs_on_a_small_frame():
             "apgar_category": ["functional", "functional", "severe_dysfunction"],
         }
     )
-    periods = pd.DataFrame(
-        {"patient_id": ["P1", "P2", "P3"], "episode_no": 1, "is_take_home": [0, 0, 1]}
-    )
     # counts as q_open_episode_signs gives them (its windows are tested against the full marts)
     signs = pd.DataFrame(
         {
@@ -103,10 +101,11 @@ def test_signs_on_a_small_frame():
             "missed_14d": [2, 1, 0],
             "n_positive_4w": [0, 1, 0],
             "relapse": [True, False, False],
+            "is_take_home": [0, 0, 1],
         }
     )
     risk = pd.Series([0.1, 0.3, np.nan])
-    table = at_risk.assemble(episodes, periods, signs, risk)
+    table = at_risk.assemble(episodes, signs, risk)
     rows = table.set_index("patient_id")
     assert rows.loc["P1", "missed_recent"]
     assert not rows.loc["P2", "missed_recent"]  # a missed day 8-14 days ago is not a sign
@@ -153,30 +152,45 @@ def test_too_few_exits_is_a_clear_error():
         at_risk.fit_leaving_model(periods)
 
 
-def test_the_current_period_of_each_open_episode_is_its_last(reader, result, demo_as_of):
+def test_take_home_now_is_the_current_period_of_each_open_episode(reader, result, demo_as_of):
     episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
     periods = cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(), episodes)
     open_keys = episodes.loc[episodes["is_open"], at_risk.KEYS]
-    expected = (
+    last = (
         periods.merge(open_keys, on=at_risk.KEYS)
         .sort_values("stop_day")
         .groupby(at_risk.KEYS, as_index=False)
         .last()
     )
-    params = {"gap_days": 7, "as_of": demo_as_of, "clinic_ids": []}
-    got = at_risk.patient_rows(
-        reader, store.LOCAL_ADMIN, "open_episode_last_periods", params, what="test"
-    )
-    assert len(got) == len(open_keys) == len(result.patients)
-    merged = got.merge(expected, on=at_risk.KEYS, suffixes=("", "_expected"))
-    assert len(merged) == len(got)
-    for column in ("stop_day", "is_take_home", "has_family_education"):
-        assert (merged[column] == merged[f"{column}_expected"]).all(), column
     # a current period runs up to the episode's length so far
     lengths = episodes.set_index(at_risk.KEYS)["duration_days"]
     assert (
-        got.set_index(at_risk.KEYS)["stop_day"] == lengths.loc[got.set_index(at_risk.KEYS).index]
+        last.set_index(at_risk.KEYS)["stop_day"] == lengths.loc[last.set_index(at_risk.KEYS).index]
     ).all()
+    params = {
+        "gap_days": 7,
+        "as_of": demo_as_of,
+        "clinic_ids": [],
+        "missed_short_days": at_risk.MISSED_SHORT_DAYS,
+        "missed_long_days": at_risk.MISSED_LONG_DAYS,
+        "screen_days": 28,
+        "relapse_days": 84,
+    }
+    signs = at_risk.patient_rows(
+        reader, store.LOCAL_ADMIN, "open_episode_signs", params, what="test"
+    )
+    assert len(signs) == len(open_keys) == len(last) == len(result.patients)
+    merged = signs.merge(last, on=at_risk.KEYS, suffixes=("", "_last"))
+    assert len(merged) == len(signs)
+    assert (merged["is_take_home"] == merged["is_take_home_last"]).all()
+    assert 0 < merged["is_take_home"].sum() < len(merged)  # both kinds are checked
+    # the list's sign is that status
+    shown = result.patients.merge(signs, on=at_risk.KEYS)
+    long_enough = shown["days_in_treatment"] >= at_risk.TAKE_HOME_AFTER_DAYS
+    assert (
+        shown.loc[long_enough, "no_take_homes"] == (shown.loc[long_enough, "is_take_home"] == 0)
+    ).all()
+    assert not shown.loc[~long_enough, "no_take_homes"].any()
 
 
 def test_a_large_store_fits_the_model_on_a_patient_sample_close_to_the_full_fit(
