@@ -76,11 +76,18 @@ def in_treatment_now(episodes: pd.DataFrame) -> int:
     return int(episodes.loc[episodes["is_open"].astype(bool), "patient_id"].nunique())
 
 
+def _in_month_of(dates: pd.Series, as_of: dt.date) -> pd.Series:
+    """True for dates in the calendar month of ``as_of`` (compared, not converted to periods:
+    a million dates take 0.4 s as periods)."""
+    first = _as_timestamp(as_of).replace(day=1)
+    dates = pd.to_datetime(dates)
+    return (dates >= first) & (dates < first + pd.offsets.MonthBegin(1))
+
+
 def admissions_in_month(episodes: pd.DataFrame, as_of: dt.date) -> int:
     """Episodes starting in the calendar month of ``as_of``, up to ``as_of``."""
     start = pd.to_datetime(episodes["start_date"])
-    month = _as_timestamp(as_of).to_period("M")
-    return int(((start.dt.to_period("M") == month) & (start <= _as_timestamp(as_of))).sum())
+    return int((_in_month_of(start, as_of) & (start <= _as_timestamp(as_of))).sum())
 
 
 def exits_in_month(episodes: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
@@ -92,10 +99,9 @@ def exits_in_month(episodes: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         ``end_status, reason, n_exits``: one row per exit status (zeros included), in the order
         of ``analytics.episodes.END_STATUSES``.
     """
-    closed = episodes[~episodes["is_open"].astype(bool)]
-    end = pd.to_datetime(closed["end_date"])
-    month = _as_timestamp(as_of).to_period("M")
-    counts = closed.loc[end.dt.to_period("M") == month, "end_status"].value_counts()
+    closed = ~episodes["is_open"].astype(bool)
+    in_month = closed & _in_month_of(episodes["end_date"], as_of)
+    counts = episodes.loc[in_month, "end_status"].value_counts()
     statuses = [s for s in END_STATUSES if s != "censored"]
     return pd.DataFrame(
         {
@@ -278,6 +284,18 @@ def format_retention(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+_COLUMNS = [
+    "patient_id",
+    "clinic_id",
+    "is_open",
+    "start_date",
+    "end_date",
+    "end_status",
+    "duration_days",
+    "event",
+]
+
+
 def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> Overview:
     """The overview of the spec's clinics (all clinics in scope if none chosen) at its cut-off.
 
@@ -286,7 +304,8 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of)
-    everyone = cohort_episodes(reader, viewer, spec.replace(clinic_ids=()))
+    # the columns the overview reads: subsets of a million episodes copy only these
+    everyone = cohort_episodes(reader, viewer, spec.replace(clinic_ids=()))[_COLUMNS]
     selected = everyone
     if spec.clinic_ids:
         selected = everyone[everyone["clinic_id"].isin(spec.clinic_ids)]

@@ -243,22 +243,28 @@ def table_one(
     frame = with_group(add_groupings(episodes), group)
     cats = [c for c in (categorical or CATEGORICAL_VARIABLES) if c in frame.columns]
     conts = [c for c in (continuous or CONTINUOUS_VARIABLES) if c in frame.columns]
-    parts = (
-        [("Overall", frame)]
-        if group == ALL
-        else [("Overall", frame)]
-        + [(str(level), frame[frame["group"] == level]) for level in frame["group"].cat.categories]
-    )
+    # every column coded once; a group is a boolean mask over the codes (a million episodes:
+    # copying the cohort per group and counting labels per group took seconds)
+    coded = {}
+    for column in cats:
+        labels = labels_of(frame[column])
+        levels = level_order(column, labels)
+        codes = pd.Categorical(labels, categories=levels).codes
+        coded[column] = (levels, codes)
+    numbers = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in conts}
+    parts = [("Overall", None)]
+    if group != ALL:
+        groups = frame["group"].to_numpy()
+        parts += [(str(level), groups == level) for level in frame["group"].cat.categories]
     rows = []
-    for name, part in parts:
+    for name, mask in parts:
+        n_part = len(frame) if mask is None else int(mask.sum())
         rows.append({"variable": "n", "label": "Episodes", "level": "", "kind": "total",
-                     "group": name, "n": len(part)})  # fmt: skip
+                     "group": name, "n": n_part})  # fmt: skip
         for column in cats:
-            labels = labels_of(part[column])
-            levels = level_order(column, labels_of(frame[column]))
-            counts = labels.value_counts()
-            for level in levels:
-                n = int(counts.get(level, 0))
+            levels, codes = coded[column]
+            counts = np.bincount(codes if mask is None else codes[mask], minlength=len(levels))
+            for level, n in zip(levels, counts, strict=True):
                 rows.append(
                     {
                         "variable": column,
@@ -266,13 +272,14 @@ def table_one(
                         "level": level,
                         "kind": "categorical",
                         "group": name,
-                        "n": n,
-                        "percent": 100.0 * n / len(part) if len(part) else np.nan,
+                        "n": int(n),
+                        "percent": 100.0 * n / n_part if n_part else np.nan,
                     }
                 )
         for column in conts:
-            values = pd.to_numeric(part[column], errors="coerce").astype(float)
-            known = values.dropna()
+            values = numbers[column] if mask is None else numbers[column][mask]
+            known = values[~np.isnan(values)]
+            q1, median, q3 = np.quantile(known, [0.25, 0.5, 0.75]) if len(known) else [np.nan] * 3
             rows.append(
                 {
                     "variable": column,
@@ -281,12 +288,12 @@ def table_one(
                     "kind": "continuous",
                     "group": name,
                     "n": len(known),
-                    "median": known.median() if len(known) else np.nan,
-                    "q1": known.quantile(0.25) if len(known) else np.nan,
-                    "q3": known.quantile(0.75) if len(known) else np.nan,
+                    "median": median,
+                    "q1": q1,
+                    "q3": q3,
                     "mean": known.mean() if len(known) else np.nan,
-                    "sd": known.std() if len(known) > 1 else np.nan,
-                    "n_missing": int(values.isna().sum()),
+                    "sd": known.std(ddof=1) if len(known) > 1 else np.nan,
+                    "n_missing": len(values) - len(known),
                 }
             )
     columns = ["variable", "label", "level", "kind", "group", "n", "percent", "median", "q1",

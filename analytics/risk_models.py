@@ -119,17 +119,35 @@ def term_label(column: str) -> str:
     return f"{text} · {suffix}" if sep else text
 
 
-def model_frame(data: pd.DataFrame, terms: Sequence[str]) -> tuple[pd.DataFrame, int]:
+# what a model frame keeps besides its terms: keys (robust SE by patient) and the outcome
+_MODEL_COLUMNS = (
+    "patient_id",
+    "episode_no",
+    "start_day",
+    "stop_day",
+    "duration_days",
+    "event",
+    "status",
+    "dropout_status",
+)
+
+
+def model_frame(
+    data: pd.DataFrame, terms: Sequence[str], *, extra: Sequence[str] = ()
+) -> tuple[pd.DataFrame, int]:
     """Rows with every chosen term known, terms coded for the model.
 
     Numeric terms are divided by their scale; binary terms become 0/1; categorical terms
-    become categoricals with the reference level first ("unknown" counts as missing).
+    become categoricals with the reference level first ("unknown" counts as missing). The
+    frame holds the terms, keys, outcome columns and ``extra`` columns only.
 
     Returns
     -------
     (frame, n_dropped): the usable rows and how many episodes were dropped for missing values.
     """
-    frame = data.copy(deep=False)  # terms are replaced column by column, none written into
+    wanted = dict.fromkeys([*_MODEL_COLUMNS, *terms, *extra])
+    # these columns only (selecting copies them; the shallow copy makes the frame our own)
+    frame = data[[c for c in wanted if c in data.columns]].copy(deep=False)
     keep = pd.Series(True, index=frame.index)
     for name in terms:
         term = TERMS[name]
@@ -264,12 +282,11 @@ def fit_risk_model(
         raise SurvivalInputError("Time-varying terms need the cohort's periods.")
     if strata is not None and strata not in terms:
         raise RetentionError(f"The stratum {strata!r} must be one of the chosen terms.")
-    base = (
-        periods
-        if time_varying
-        else episodes.assign(start_day=0, stop_day=episodes["duration_days"])
-    )
-    frame, n_dropped = model_frame(base, terms)
+    if time_varying:
+        frame, n_dropped = model_frame(periods, terms)
+    else:
+        frame, n_dropped = model_frame(episodes, terms)
+        frame = frame.assign(start_day=0, stop_day=frame["duration_days"])
     covariates = [t for t in terms if t != strata]
     if not covariates:
         raise SurvivalInputError("Stratifying by the only term leaves nothing to estimate.")
@@ -370,7 +387,7 @@ def adjusted_curves(
             f"Every covariate chosen defines the groups of {group!r}: choose others to adjust for."
         )
     require_events(episodes)
-    frame, n_dropped = model_frame(add_groupings(episodes), covariates)
+    frame, n_dropped = model_frame(add_groupings(episodes), covariates, extra=(group,))
     frame = with_group(frame, group)
     frame["group"] = frame["group"].astype(str)
     if frame["group"].nunique() < 2:
@@ -411,7 +428,9 @@ def fit_risk_model_for(
     episodes = _cohort(reader, viewer, spec)
     periods = None
     if any(TERMS[t].time_varying for t in terms):
-        periods = episodes_mod.cohort_periods(reader, viewer, spec, episodes)
+        periods = episodes_mod.cohort_periods(
+            reader, viewer, spec, episodes, baseline_columns=terms
+        )
     model = fit_risk_model(
         episodes, terms, periods=periods, strata=strata, split_terms=split_terms, ties=ties
     )
