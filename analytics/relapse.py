@@ -11,6 +11,7 @@ Weekly result characters: ``-`` negative, ``+`` positive, ``o`` missed or no scr
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analytics import store
@@ -131,15 +132,41 @@ def first_relapse_times(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.Data
     the start, or the episode's duration) and ``relapse_status``: 1 relapse, 2 left treatment
     before any relapse, 0 censored (still in treatment at the cut-off, no relapse).
     """
-    first = events.groupby(EPISODE_KEYS, as_index=False)["week_no"].min()
-    out = episodes.merge(first, on=EPISODE_KEYS, how="left")
-    relapsed = out["week_no"].notna()
-    out["relapse_days"] = (out["week_no"] * 7 + 7).where(relapsed, out["duration_days"])
-    out["relapse_days"] = out[["relapse_days", "duration_days"]].min(axis=1).astype(float)
-    out["relapse_status"] = 0
-    out.loc[~relapsed & (out["event_observed"] == 1), "relapse_status"] = 2
-    out.loc[relapsed, "relapse_status"] = 1
-    return out.drop(columns=["week_no"])
+    first = events.groupby(EPISODE_KEYS)["week_no"].min()
+    week = first.reindex(pd.MultiIndex.from_frame(episodes[EPISODE_KEYS])).to_numpy(float)
+    relapsed = ~np.isnan(week)
+    duration = episodes["duration_days"].to_numpy(float)
+    left = episodes["event_observed"].to_numpy() == 1
+    out = episodes.copy(deep=False)  # two columns are added, none written into
+    out["relapse_days"] = np.where(relapsed, np.minimum(week * 7 + 7, duration), duration)
+    out["relapse_status"] = np.where(relapsed, 1, np.where(left, 2, 0))
+    return out.reset_index(drop=True)
+
+
+# what the relapse page reads of the episodes: outcome, end, and every grouping's source
+FIRST_RELAPSE_COLUMNS = [
+    *EPISODE_KEYS,
+    "clinic_id",
+    "clinic_name",
+    "start_date",
+    "end_date",
+    "duration_days",
+    "event_observed",
+    "dropout_status",
+    "event",
+    "status",
+    "modality",
+    "sex",
+    "age_years",
+    "dose_band",
+    "family_support",
+    "mspss_family",
+    "apgar_category",
+    "is_first_episode",
+    "has_drug_using_friends",
+    "has_no_income",
+    "has_family_education_before",
+]
 
 
 def first_relapse(
@@ -147,7 +174,7 @@ def first_relapse(
 ) -> pd.DataFrame:
     """The cohort's episodes with ``relapse_days`` and ``relapse_status`` (see
     :func:`first_relapse_times`), for cumulative incidence of first relapse."""
-    episodes = cohort_episodes(reader, viewer, spec)
+    episodes = cohort_episodes(reader, viewer, spec)[FIRST_RELAPSE_COLUMNS]
     return first_relapse_times(episodes, relapse_events(reader, viewer, spec))
 
 

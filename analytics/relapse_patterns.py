@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics import relapse
-from analytics.cohort_analysis import ALL, add_groupings, check_grouping, with_group
+from analytics.cohort_analysis import ALL, check_grouping, grouped
 from analytics.cohort_spec import CohortSpec
 from analytics.errors import SurvivalInputError
 from analytics.survival import cumulative_incidence, gray_test
@@ -126,7 +126,7 @@ def positive_by_week(
     DataFrame with ``group, week, n, n_positive, proportion, lower, upper``.
     """
     check_grouping(group)
-    labelled = with_group(add_groupings(episodes), group)[["patient_id", "episode_no", "group"]]
+    labelled = grouped(episodes, group, ["patient_id", "episode_no"])
     data = weeks[weeks["week_no"] <= max_weeks].merge(labelled, on=["patient_id", "episode_no"])
     counted = ["+", "-", "o"] if missed_as_positive else ["+", "-"]
     positive = ["+", "o"] if missed_as_positive else ["+"]
@@ -172,7 +172,7 @@ def first_relapse_incidence(
     check_grouping(group)
     if first.empty:
         raise SurvivalInputError("The cohort has no episodes: widen the filters.")
-    frame = with_group(add_groupings(first), group)
+    frame = grouped(first, group, ["relapse_days", "relapse_status"])
     order = [str(level) for level in frame["group"].cat.categories]  # the grouping's own order
     frame["group"] = frame["group"].astype(str)
     frame["relapse_status"] = frame["relapse_status"].astype(int)
