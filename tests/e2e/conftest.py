@@ -116,6 +116,15 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def wait_for_charts(page) -> None:
+    """Wait until every Plotly chart on the page has drawn (charts draw after the script ends,
+    so a screenshot taken at once shows grey boxes)."""
+    page.wait_for_function(
+        "() => { const charts = document.querySelectorAll('[data-testid=\"stPlotlyChart\"]');"
+        " return charts.length > 0 && [...charts].every(c => c.querySelector('.main-svg')); }"
+    )
+
+
 def wait_for_app(page) -> None:
     """Wait until Streamlit has finished running the script (no 'running' indicator)."""
     page.wait_for_selector('[data-testid="stApp"]')

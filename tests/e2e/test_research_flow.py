@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, screenshot, wait_for_app
+from tests.e2e.conftest import SCREENSHOTS, screenshot, wait_for_app, wait_for_charts
 
 pytestmark = pytest.mark.e2e
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -23,7 +23,7 @@ def test_cohort_to_curves_and_png_download(app_url: str, page) -> None:
     page.get_by_role("link", name="Retention curves").click()
     wait_for_app(page)
     page.get_by_text("Median, 3-month and one-year retention").wait_for()
-    page.locator(".js-plotly-plot").first.wait_for()
+    wait_for_charts(page)
     screenshot(page, "research_curves")
 
     with page.expect_download(timeout=90_000) as info:
@@ -45,4 +45,5 @@ def test_risk_factor_model(app_url: str, page) -> None:
     page.get_by_text("Dropout with competing exits (Fine–Gray)").wait_for()
     assert time.monotonic() - started < 60
     assert page.locator('[data-testid="stException"]').count() == 0
+    wait_for_charts(page)
     screenshot(page, "research_risk_factors")
