@@ -187,28 +187,33 @@ def current_profiles(open_episodes: pd.DataFrame) -> pd.DataFrame:
 
 def reasons(table: pd.DataFrame) -> pd.Series:
     """Short text per row, e.g. "missed 2 days in 7; positive opioid screen; low family
-    support", from the sign columns (vectorised: a large store lists 100,000s of patients)."""
-    days = np.where(table["missed_7d"] == 1, "day", "days")
-    parts = [
-        (table["missed_recent"], "missed " + table["missed_7d"].astype(str) + " " + days + " in 7"),
-        (table["positive_screen"], pd.Series("positive opioid screen", index=table.index)),
-        (table["relapse"], pd.Series("relapse after negative run", index=table.index)),
-        (table["low_family_support"], pd.Series("low family support", index=table.index)),
-        (
-            table["no_take_homes"],
-            "no take-homes at " + (table["days_in_treatment"] // 30).astype(str) + " months",
-        ),
-        (
-            table["high_model_risk"],
-            "risk " + (table["risk_90d"] * 100).round().astype("Int64").astype(str) + "%",
-        ),
-    ]
-    text = pd.Series("", index=table.index, dtype=object)
-    for present, part in parts:
-        present = present.astype(bool)
-        joined = np.where(text == "", part, text + "; " + part)
-        text = text.where(~present, pd.Series(joined, index=table.index))
-    return text
+    support", from the sign columns (one pass over plain arrays: a large store lists
+    100,000s of patients, and column-wise string operations took a second)."""
+    columns = (
+        "missed_recent", "missed_7d", "positive_screen", "relapse", "low_family_support",
+        "no_take_homes", "days_in_treatment", "high_model_risk",
+    )  # fmt: skip
+    arrays = [table[c].to_numpy() for c in columns]
+    risk = np.round(table["risk_90d"].to_numpy(dtype=float) * 100)
+    texts = []
+    for missed, n_missed, positive, relapse, low, no_home, days, high, percent in zip(
+        *arrays, risk, strict=True
+    ):
+        parts = []
+        if missed:
+            parts.append(f"missed {n_missed} {'day' if n_missed == 1 else 'days'} in 7")
+        if positive:
+            parts.append("positive opioid screen")
+        if relapse:
+            parts.append("relapse after negative run")
+        if low:
+            parts.append("low family support")
+        if no_home:
+            parts.append(f"no take-homes at {days // 30} months")
+        if high:
+            parts.append(f"risk {percent:.0f}%")
+        texts.append("; ".join(parts))
+    return pd.Series(texts, index=table.index, dtype=object)
 
 
 def flag_signs(table: pd.DataFrame) -> pd.DataFrame:
