@@ -125,6 +125,18 @@ def labels_of(values: pd.Series) -> pd.Series:
     return pd.Series(labels[codes], index=values.index, dtype=object)  # code -1: missing
 
 
+def level_codes(values: pd.Series, group: str) -> tuple[list[str], np.ndarray]:
+    """The labels of ``values`` in :func:`level_order` and each row's position among them,
+    without writing a label per row (a million rows, a handful of levels)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = [_label(u) for u in uniques]
+    if (codes < 0).any():
+        labels.append(UNKNOWN)  # code -1, the last entry
+    levels = level_order(group, labels)
+    position = np.array([levels.index(label) for label in labels] or [0], dtype=np.intp)
+    return levels, position[codes]
+
+
 def _tertiles(values: pd.Series) -> pd.Series:
     known = values.dropna()
     out = pd.Series(UNKNOWN, index=values.index, dtype=object)
@@ -179,20 +191,29 @@ def level_order(group: str, labels: Sequence[str]) -> list[str]:
     return ordered + rest + ([UNKNOWN] if UNKNOWN in present else [])
 
 
+def group_categorical(episodes: pd.DataFrame, group: str) -> pd.Categorical:
+    """The grouping's labels per episode, categorical in :func:`level_order`."""
+    check_grouping(group)
+    if group == ALL:
+        levels = ["All episodes"] if len(episodes) else []
+        return pd.Categorical.from_codes(np.zeros(len(episodes), dtype=np.int8), levels)
+    frame = episodes if group in episodes.columns else add_groupings(episodes)
+    levels, codes = level_codes(frame[group], group)
+    return pd.Categorical.from_codes(codes, categories=levels)
+
+
 def with_group(episodes: pd.DataFrame, group: str) -> pd.DataFrame:
     """The episodes plus a ``group`` column of labels, categorical in :func:`level_order`."""
     frame = episodes.copy(deep=False)  # a column is added, none written into
-    labels = group_labels(frame, group)
-    frame["group"] = pd.Categorical(labels, categories=level_order(group, labels))
+    frame["group"] = group_categorical(frame, group)
     return frame
 
 
 def grouped(episodes: pd.DataFrame, group: str, columns: Sequence[str]) -> pd.DataFrame:
     """``columns`` of the episodes plus ``group`` as :func:`with_group` makes it: an analysis
     on a million episodes copies the columns it reads, not all sixty."""
-    labels = group_labels(episodes, group)
     frame = episodes[list(columns)].copy(deep=False)
-    frame["group"] = pd.Categorical(labels, categories=level_order(group, labels))
+    frame["group"] = group_categorical(episodes, group)
     return frame
 
 
@@ -256,10 +277,7 @@ def table_one(
     # copying the cohort per group and counting labels per group took seconds)
     coded = {}
     for column in cats:
-        labels = labels_of(frame[column])
-        levels = level_order(column, labels)
-        codes = pd.Categorical(labels, categories=levels).codes
-        coded[column] = (levels, codes)
+        coded[column] = level_codes(frame[column], column)
     numbers = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in conts}
     parts = [("Overall", None)]
     if group != ALL:
