@@ -599,20 +599,6 @@ def gap_sensitivity(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- means over time
 
 
-def _mean_interval(values: np.ndarray, is_binary: bool) -> tuple[float, float, float]:
-    n = len(values)
-    mean = float(values.mean())
-    if n < 2:
-        return mean, np.nan, np.nan
-    if is_binary:  # Wilson score interval for a proportion
-        z = stats.norm.ppf(0.975)
-        centre = (mean + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return mean, centre - half, centre + half
-    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 def mean_by_month(
     frame: pd.DataFrame,
     *,
@@ -636,21 +622,39 @@ def mean_by_month(
     -------
     DataFrame with ``group, month, n, mean, lower, upper``.
     """
-    data = frame[[days, value] + ([group] if group else [])].copy()
-    data[value] = pd.to_numeric(data[value], errors="coerce").astype(float)
-    data = data.dropna(subset=[value])
-    month = np.floor(np.maximum(data[days].astype(float), 0) / 30.4375 / bin_months) * bin_months
-    data["month"] = month.astype(int)
-    data = data[data["month"] <= max_months]
-    data["group"] = labels_of(data[group]) if group else "All episodes"
-    rows = []
-    for (name, month_no), part in data.groupby(["group", "month"], sort=True):
-        if len(part) < min_n:
-            continue
-        mean, lower, upper = _mean_interval(part[value].to_numpy(float), binary)
-        rows.append({"group": name, "month": int(month_no), "n": len(part), "mean": mean,
-                     "lower": lower, "upper": upper})  # fmt: skip
-    return pd.DataFrame(rows, columns=["group", "month", "n", "mean", "lower", "upper"])
+    data = pd.DataFrame({"value": pd.to_numeric(frame[value], errors="coerce").astype(float)})
+    data["month"] = (
+        np.floor(np.maximum(frame[days].to_numpy(float), 0) / 30.4375 / bin_months) * bin_months
+    )
+    if group:  # grouped by level position (millions of assessments: no text per row)
+        levels, data["code"] = level_codes(frame[group], group)
+    else:
+        levels, data["code"] = ["All episodes"], 0
+    data = data[data["value"].notna() & (data["month"] <= max_months)]
+    summary = data.groupby(["code", "month"])["value"].agg(["size", "mean", "std"]).reset_index()
+    summary = summary[summary["size"] >= min_n]
+    n, mean, sd = (summary[c].to_numpy(float) for c in ("size", "mean", "std"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if binary:  # Wilson score interval for a proportion
+            z = stats.norm.ppf(0.975)
+            centre = (mean + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * np.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            lower, upper = centre - half, centre + half
+        else:
+            half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+            lower, upper = mean - half, mean + half
+    one = n < 2
+    out = pd.DataFrame(
+        {
+            "group": np.asarray(levels, dtype=object)[summary["code"].to_numpy(int)],
+            "month": summary["month"].to_numpy().astype(int),
+            "n": summary["size"].to_numpy().astype(int),
+            "mean": mean,
+            "lower": np.where(one, np.nan, lower),
+            "upper": np.where(one, np.nan, upper),
+        }
+    )
+    return out.sort_values(["group", "month"], kind="stable", ignore_index=True)
 
 
 SUPPORT_MEASURES: dict[str, tuple[str, bool]] = {
