@@ -321,9 +321,9 @@ _CACHE_FILL_LOCK = threading.Lock()
 
 OPEN_ONLY_MARTS = ("fct_screen_weeks", "fct_relapse_events")
 
-# Rows are stored in the order their queries return them: DuckDB keeps insertion order for a
-# query without ORDER BY, so q_cohort_episodes need not sort a million wide rows per call
-# (at a million patients the sort was 0.8 of its 1.1 s). Both layers are written this way.
+# Rows are stored in the order their queries return them, so the queries' ORDER BY finds them
+# sorted: q_cohort_episodes' sort of a million wide rows went from 0.9 to 0.3 s. (Without the
+# ORDER BY, a filter over the union of both layers returned row groups out of order.)
 MART_ROW_ORDER = {"fct_episode_covariates": "clinic_id, start_date, patient_id, episode_no"}
 
 

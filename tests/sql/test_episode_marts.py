@@ -606,8 +606,8 @@ def test_screen_weeks_up_to_a_week_are_the_first_weeks_of_all(demo_store: Path, 
 
 
 def test_cohort_rows_come_in_clinic_start_patient_order_from_both_layers(demo_store: Path):
-    """q_cohort_episodes does not sort (at a million episodes the sort was most of its time):
-    both layers store the rows in this order and DuckDB keeps it through the filters."""
+    """Cohort rows come in a fixed order (analyses and samples are reproducible), from the
+    layer stored with the data and from the reader's cache, with and without filters."""
     from analytics.episodes import cohort_params
 
     order = ["clinic_id", "start_date", "patient_id", "episode_no"]
