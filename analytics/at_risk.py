@@ -274,10 +274,10 @@ def assemble(episodes: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series) -> pd
 def with_current_take_home(open_episodes: pd.DataFrame, signs: pd.DataFrame) -> pd.DataFrame:
     """``open_episodes`` with ``is_take_home`` now (from ``signs``; 0 for an episode without
     a row there)."""
-    current = signs.set_index(KEYS)["is_take_home"]
-    values = current.reindex(pd.MultiIndex.from_frame(open_episodes[KEYS])).fillna(0)
+    # a left merge keeps the episodes' order (an index of 470,000 keys took four times longer)
+    current = open_episodes[KEYS].merge(signs[[*KEYS, "is_take_home"]], on=KEYS, how="left")
     out = open_episodes.copy(deep=False)  # a new column only: the cohort's own stay shared
-    out["is_take_home"] = values.astype(int).to_numpy()
+    out["is_take_home"] = current["is_take_home"].fillna(0).astype(int).to_numpy()
     return out
 
 

@@ -59,17 +59,20 @@ recent_visits as (
 ),
 
 covered_days as (
-    select distinct
-        window_days.patient_id,
-        window_days.episode_no,
-        window_days.day_date
-    from window_days
-    inner join recent_visits
-        on
-            window_days.patient_id = recent_visits.patient_id
-            and window_days.clinic_id = recent_visits.clinic_id
-            and window_days.day_date
-            between recent_visits.visit_date and recent_visits.cover_end_date
+    -- each recent visit's covered days inside the window, as (patient, clinic, day): an
+    -- equality join below instead of a range join of every window day with every visit (a
+    -- day covered twice needs no distinct: the anti join only asks whether it is covered)
+    select
+        patient_id,
+        clinic_id,
+        unnest(
+            range(
+                greatest(visit_date, $as_of::date - ($missed_long_days::integer - 1)),
+                cover_end_date + 1,
+                interval 1 day
+            )
+        )::date as day_date
+    from recent_visits
 ),
 
 missed as (
@@ -84,7 +87,7 @@ missed as (
     anti join covered_days
         on
             window_days.patient_id = covered_days.patient_id
-            and window_days.episode_no = covered_days.episode_no
+            and window_days.clinic_id = covered_days.clinic_id
             and window_days.day_date = covered_days.day_date
     group by window_days.patient_id, window_days.episode_no
 ),
