@@ -151,12 +151,15 @@ def model_frame(
     keep = pd.Series(True, index=frame.index)
     for name in terms:
         term = TERMS[name]
-        if term.kind == "categorical":
-            values = frame[name].astype(object).where(frame[name].astype(str) != "unknown")
-            present = [lv for lv in term.levels if (values == lv).any()]
-            present += sorted(set(values.dropna()) - set(present))
-            frame[name] = pd.Categorical(values, categories=present)
-            keep &= values.notna()
+        if term.kind == "categorical":  # coded once per distinct value, not per row
+            codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
+            usable = [u for u in uniques if str(u) != "unknown"]
+            present = [lv for lv in term.levels if lv in usable]
+            present += sorted(set(usable) - set(present))
+            position = np.array([present.index(u) if u in present else -1 for u in uniques] + [-1])
+            codes = position[codes]  # missing (-1) takes the last entry: -1
+            frame[name] = pd.Categorical.from_codes(codes, categories=present)
+            keep &= codes >= 0
         else:
             values = pd.to_numeric(frame[name], errors="coerce").astype(float)
             frame[name] = values / term.scale
