@@ -1018,7 +1018,7 @@ def family_education_test(episodes: pd.DataFrame) -> pd.DataFrame:
     DataFrame with ``method, statistic, df, p_value``.
     """
     require_events(episodes)
-    frame = episodes.assign(
+    frame = episodes[["duration_days", "event"]].assign(  # the columns the tests read
         enrolled=labels_of(episodes["has_family_education_before"]),
         support=labels_of(episodes["family_support"]),
     )
