@@ -625,3 +625,29 @@ def test_cohort_rows_come_in_clinic_start_patient_order_from_both_layers(demo_st
                 assert rows.index.equals(ordered.index), (gap, as_of, spec)
                 assert rows["clinic_id"].nunique() > 1
     reader.close()
+
+
+def test_mart_rows_join_the_cohort_alike_in_pandas_and_duckdb(demo_store: Path):
+    """Small cohorts join the marts in pandas, large ones in DuckDB: the same frames."""
+    from analytics import relapse
+    from analytics.episodes import cohort_episodes
+
+    reader = store.StoreReader(demo_store)
+    spec = CohortSpec(sexes=("F",), modalities=("MMT",))  # the join drops rows
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, spec)
+    reads = {
+        "screen_weeks": ({"max_week_no": None, "sample_share": None}, "week_no"),
+        "relapse_events": ({}, "week_no"),
+        "missed_dose_days": ({"sample_share": None}, "missed_date"),
+        "patient_months": ({}, "month_start"),
+    }
+    for name, (params, then) in reads.items():
+        rows = relapse._mart(reader, store.LOCAL_ADMIN, spec, name, **params)
+        order = ["patient_id", "episode_no", then]
+        if name == "relapse_events":
+            order.append("relapse_type")
+        in_pandas = relapse._in_cohort(rows, episodes, order, in_duckdb=False)
+        in_duckdb = relapse._in_cohort(rows, episodes, order, in_duckdb=True)
+        assert 0 < len(in_pandas) < len(rows), name
+        pd.testing.assert_frame_equal(in_duckdb, in_pandas, obj=name)
+    reader.close()
