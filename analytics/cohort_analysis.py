@@ -1,5 +1,6 @@
-"""Research analyses of a cohort: Table 1, retention curves, sensitivity to the gap rule,
-competing risks, RMST, family support and recovery outcomes over time.
+"""Research analyses of a cohort: its groupings, retention curves, sensitivity to the gap
+rule, competing risks, RMST and the family-education test. Table 1 is in
+:mod:`analytics.table_one`, support and outcomes over time in :mod:`analytics.trends`.
 
 Pure functions take the cohort's episodes (``analytics.episodes.cohort_episodes``) and return
 tidy frames or small result objects; the ``*_for`` wrappers take ``(reader, viewer, spec, ...)``
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -77,33 +77,6 @@ ORDERED_LEVELS: dict[str, list[str]] = {
 UNKNOWN = "unknown"
 HORIZON_DAYS = (90, 365)
 RMST_TAU_DAYS = 365
-
-CATEGORICAL_VARIABLES: dict[str, str] = {
-    "sex": "Sex",
-    "modality": "Treatment",
-    "clinic_name": "Clinic",
-    "age_band": "Age band",
-    "episode_type": "Episode",
-    "dose_band": "Methadone dose at day 30",
-    "family_support": "Family support (MSPSS family)",
-    "apgar_category": "Family APGAR",
-    "has_drug_using_friends": "Drug-using friends",
-    "has_no_income": "No income",
-    "has_family_education_before": "Family education before admission",
-    "end_status": "How the episode ended",
-}
-CONTINUOUS_VARIABLES: dict[str, str] = {
-    "age_years": "Age, years",
-    "n_prior_episodes": "Prior episodes",
-    "dose_day30_mg": "Methadone dose at day 30, mg",
-    "mspss_family": "MSPSS family subscale (1–7)",
-    "mspss_total": "MSPSS total (1–7)",
-    "apgar_total": "Family APGAR total (0–10)",
-    "n_obstacles": "Obstacles recorded (n)",
-    "n_facilitators": "Facilitators recorded (n)",
-    "duration_days": "Time in treatment, days",
-}
-"""Table 1 rows: categorical (counts and %) and continuous (median [IQR], mean (SD))."""
 
 
 # --------------------------------------------------------------------------- groupings
@@ -244,138 +217,6 @@ def require_events(episodes: pd.DataFrame, minimum: int = 2) -> None:
 
 
 # --------------------------------------------------------------------------- Table 1
-
-
-def table_one(
-    episodes: pd.DataFrame,
-    group: str = ALL,
-    *,
-    categorical: Sequence[str] | None = None,
-    continuous: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Baseline characteristics ("Table 1") overall and by ``group``, as numbers.
-
-    Parameters
-    ----------
-    episodes : the cohort's episodes.
-    group : a key of :data:`GROUPINGS` ("none" for the overall column only).
-    categorical, continuous : variables to describe; default :data:`CATEGORICAL_VARIABLES`
-        and :data:`CONTINUOUS_VARIABLES` (those present).
-
-    Returns
-    -------
-    DataFrame, long: ``variable, label, level, kind, group, n, percent, median, q1, q3, mean,
-    sd, n_missing``. ``kind`` is "categorical" (one row per level; ``percent`` of the group's
-    episodes, missing values as the level "unknown"), "continuous" (``median, q1, q3, mean,
-    sd`` of the non-missing values, ``n`` of them and ``n_missing``) or "total" (the group's
-    episodes). ``group`` "Overall" describes the whole cohort.
-    """
-    frame = with_group(add_groupings(episodes), group)
-    cats = [c for c in (categorical or CATEGORICAL_VARIABLES) if c in frame.columns]
-    conts = [c for c in (continuous or CONTINUOUS_VARIABLES) if c in frame.columns]
-    # every column coded once; a group is a boolean mask over the codes (a million episodes:
-    # copying the cohort per group and counting labels per group took seconds)
-    coded = {}
-    for column in cats:
-        coded[column] = level_codes(frame[column], column)
-    numbers = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in conts}
-    parts = [("Overall", None)]
-    if group != ALL:
-        groups = frame["group"].to_numpy()
-        parts += [(str(level), groups == level) for level in frame["group"].cat.categories]
-    rows = []
-    for name, mask in parts:
-        n_part = len(frame) if mask is None else int(mask.sum())
-        rows.append({"variable": "n", "label": "Episodes", "level": "", "kind": "total",
-                     "group": name, "n": n_part})  # fmt: skip
-        for column in cats:
-            levels, codes = coded[column]
-            counts = np.bincount(codes if mask is None else codes[mask], minlength=len(levels))
-            for level, n in zip(levels, counts, strict=True):
-                rows.append(
-                    {
-                        "variable": column,
-                        "label": CATEGORICAL_VARIABLES.get(column, column),
-                        "level": level,
-                        "kind": "categorical",
-                        "group": name,
-                        "n": int(n),
-                        "percent": 100.0 * n / n_part if n_part else np.nan,
-                    }
-                )
-        for column in conts:
-            values = numbers[column] if mask is None else numbers[column][mask]
-            known = values[~np.isnan(values)]
-            q1, median, q3 = np.quantile(known, [0.25, 0.5, 0.75]) if len(known) else [np.nan] * 3
-            rows.append(
-                {
-                    "variable": column,
-                    "label": CONTINUOUS_VARIABLES.get(column, column),
-                    "level": "",
-                    "kind": "continuous",
-                    "group": name,
-                    "n": len(known),
-                    "median": median,
-                    "q1": q1,
-                    "q3": q3,
-                    "mean": known.mean() if len(known) else np.nan,
-                    "sd": known.std(ddof=1) if len(known) > 1 else np.nan,
-                    "n_missing": len(values) - len(known),
-                }
-            )
-    columns = ["variable", "label", "level", "kind", "group", "n", "percent", "median", "q1",
-               "q3", "mean", "sd", "n_missing"]  # fmt: skip
-    return pd.DataFrame(rows).reindex(columns=columns)
-
-
-def _number(value: float, digits: int) -> str:
-    return "–" if pd.isna(value) else f"{value:,.{digits}f}"
-
-
-def _count(value: float, hidden: str) -> str:
-    return hidden if pd.isna(value) else f"{int(value):,}"
-
-
-def format_table_one(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Table 1 as researchers print it: one row per line, one text column per group.
-
-    Categorical levels read "n (%)"; continuous variables get two lines, "median [IQR]" and
-    "mean (SD)", and a "missing" line when values are missing.
-    """
-    groups = list(dict.fromkeys(table["group"]))
-    hidden = f"<{table.attrs.get('suppression_threshold', 11)}"
-    out_rows: list[dict[str, str]] = []
-    keys: list[tuple[str, str]] = []
-    cells: dict[tuple[str, str], dict[str, str]] = {}
-
-    def put(characteristic: str, statistic: str, group: str, text: str) -> None:
-        key = (characteristic, statistic)
-        if key not in cells:
-            keys.append(key)
-            cells[key] = {}
-        cells[key][group] = text
-
-    for row in table.itertuples(index=False):
-        if row.kind == "total":
-            put("Episodes", "n", row.group, _count(row.n, hidden))
-        elif row.kind == "categorical":
-            text = _count(row.n, hidden)
-            if pd.notna(row.n):
-                text += f" ({_number(row.percent, digits)}%)"
-            put(f"{row.label}: {row.level}", "n (%)", row.group, text)
-        else:
-            put(row.label, "median [IQR]", row.group,
-                f"{_number(row.median, digits)} [{_number(row.q1, digits)}–"
-                f"{_number(row.q3, digits)}]")  # fmt: skip
-            put(row.label, "mean (SD)", row.group,
-                f"{_number(row.mean, digits)} ({_number(row.sd, digits)})")  # fmt: skip
-            if table.loc[table["variable"] == row.variable, "n_missing"].sum() > 0:
-                put(row.label, "missing, n", row.group, _count(row.n_missing, hidden))
-    for characteristic, statistic in keys:
-        line = {"Characteristic": characteristic, "Statistic": statistic}
-        line.update({g: cells[(characteristic, statistic)].get(g, "") for g in groups})
-        out_rows.append(line)
-    return pd.DataFrame(out_rows, columns=["Characteristic", "Statistic", *groups])
 
 
 # --------------------------------------------------------------------------- curves
@@ -599,156 +440,16 @@ def gap_sensitivity(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- means over time
 
 
-def mean_by_month(
-    frame: pd.DataFrame,
-    *,
-    value: str,
-    days: str = "days_since_start",
-    group: str | None = None,
-    bin_months: int = 3,
-    max_months: int = 24,
-    min_n: int = 5,
-    binary: bool = False,
-) -> pd.DataFrame:
-    """Mean of ``value`` (with a 95% CI) by months since admission, per group.
-
-    Assessments are put in bins of ``bin_months`` months (30.4375 days) after the start of the
-    episode: 0 = the admission assessment (from 30 days before to just under ``bin_months``
-    months after), 3 = the next... Bins beyond ``max_months`` or with fewer than ``min_n``
-    values are dropped. The CI is Student's t (Wilson's for a 0/1 ``value`` when
-    ``binary``).
-
-    Returns
-    -------
-    DataFrame with ``group, month, n, mean, lower, upper``.
-    """
-    data = pd.DataFrame({"value": pd.to_numeric(frame[value], errors="coerce").astype(float)})
-    data["month"] = (
-        np.floor(np.maximum(frame[days].to_numpy(float), 0) / 30.4375 / bin_months) * bin_months
-    )
-    if group:  # grouped by level position (millions of assessments: no text per row)
-        levels, data["code"] = level_codes(frame[group], group)
-    else:
-        levels, data["code"] = ["All episodes"], 0
-    data = data[data["value"].notna() & (data["month"] <= max_months)]
-    summary = data.groupby(["code", "month"])["value"].agg(["size", "mean", "std"]).reset_index()
-    summary = summary[summary["size"] >= min_n]
-    n, mean, sd = (summary[c].to_numpy(float) for c in ("size", "mean", "std"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if binary:  # Wilson score interval for a proportion
-            z = stats.norm.ppf(0.975)
-            centre = (mean + z * z / (2 * n)) / (1 + z * z / n)
-            half = z * np.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-            lower, upper = centre - half, centre + half
-        else:
-            half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
-            lower, upper = mean - half, mean + half
-    one = n < 2
-    out = pd.DataFrame(
-        {
-            "group": np.asarray(levels, dtype=object)[summary["code"].to_numpy(int)],
-            "month": summary["month"].to_numpy().astype(int),
-            "n": summary["size"].to_numpy().astype(int),
-            "mean": mean,
-            "lower": np.where(one, np.nan, lower),
-            "upper": np.where(one, np.nan, upper),
-        }
-    )
-    return out.sort_values(["group", "month"], kind="stable", ignore_index=True)
-
-
-SUPPORT_MEASURES: dict[str, tuple[str, bool]] = {
-    "mspss_family": ("MSPSS family subscale (mean score, 1–7)", False),
-    "mspss_total": ("MSPSS total (mean score, 1–7)", False),
-    "apgar_total": ("Family APGAR total (0–10)", False),
-}
-OUTCOME_MEASURES: dict[str, tuple[str, bool]] = {
-    "heroin_days_28": ("Days using street heroin in the last 28", False),
-    "other_opiates_days_28": ("Days using other opiates in the last 28", False),
-    "crack_days_28": ("Days using crack in the last 28", False),
-    "injecting_days_28": ("Days injecting in the last 28", False),
-    "any_offending": ("Any offending in the last 28 days (% of patients)", True),
-    "shoplifting_days_28": ("Days shoplifting in the last 28", False),
-    "selling_drugs_days_28": ("Days selling drugs in the last 28", False),
-    "acute_housing_problem": ("Acute housing problem (% of patients)", True),
-    "at_risk_of_eviction": ("At risk of eviction (% of patients)", True),
-    "paid_work_days_28": ("Days in paid work in the last 28", False),
-    "quality_of_life": ("Quality of life (wellbeing score, 0–20)", False),
-    "psychological_health": ("Psychological health (0–20)", False),
-    "physical_health": ("Physical health (0–20)", False),
-}
-"""TOP-style measures a user may plot: column → (axis title with unit, is a 0/1 proportion)."""
-
-
-def in_cohort(
-    assessments: pd.DataFrame,
-    episodes: pd.DataFrame,
-    *,
-    values: Sequence[str],
-    group: str | None = None,
-) -> pd.DataFrame:
-    """The ``values`` columns of the assessments of the cohort's episodes, with
-    ``days_since_start`` and the episode's ``group`` column (only what a chart needs: a large
-    store joins millions of assessments)."""
-    keys = ["patient_id", "episode_no"]
-    frame = episodes if group is None or group in episodes.columns else add_groupings(episodes)
-    rows = assessments[[*keys, "days_since_start", *values]]
-    cohort = frame[[*keys, *([group] if group else [])]]
-    # DuckDB joins on the string keys about 3x faster than pandas (6M assessments: 0.9 s);
-    # a private in-memory connection, nothing of the store's
-    with duckdb.connect() as con:
-        con.register("assessment_rows", rows)
-        con.register("cohort_keys", cohort)
-        # USING keeps the keys once: the assessments' columns, then the group's (no name
-        # of ours in the SQL text)
-        return store.frame_of(
-            con.sql(
-                "select * from assessment_rows"
-                " inner join cohort_keys using (patient_id, episode_no)"
-            )
-        )
-
-
-def support_over_time(
-    assessments: pd.DataFrame, episodes: pd.DataFrame, *, measure: str, group: str | None = None
-) -> pd.DataFrame:
-    """Mean MSPSS / APGAR score by months since admission for the cohort (see
-    :func:`mean_by_month`); ``assessments`` is the ``support_assessments`` query."""
-    if measure not in SUPPORT_MEASURES:
-        raise RetentionError(
-            f"Unknown support measure {measure!r}: use one of {list(SUPPORT_MEASURES)}."
-        )
-    data = in_cohort(assessments, episodes, values=[measure], group=group)
-    return mean_by_month(data, value=measure, group=group)
-
-
-def outcomes_over_time(
-    profiles: pd.DataFrame, episodes: pd.DataFrame, *, measure: str, group: str | None = "modality"
-) -> pd.DataFrame:
-    """Mean TOP-style outcome by months since admission (see :func:`mean_by_month`);
-    ``profiles`` is the ``outcome_profiles_by_episode`` query."""
-    if measure not in OUTCOME_MEASURES:
-        raise RetentionError(
-            f"Unknown outcome measure {measure!r}: use one of {', '.join(OUTCOME_MEASURES)}."
-        )
-    parts = ["shoplifting_days_28", "selling_drugs_days_28", "other_theft", "assault_violence"]
-    values = parts if measure == "any_offending" else [measure]
-    data = in_cohort(profiles, episodes, values=values, group=group)
-    if measure == "any_offending":
-        numbers = data[parts].apply(pd.to_numeric, errors="coerce").astype(float)
-        offended = (numbers.fillna(0) > 0).any(axis=1).astype(float)
-        data["any_offending"] = offended.where(numbers.notna().any(axis=1))
-    return mean_by_month(data, value=measure, group=group, binary=OUTCOME_MEASURES[measure][1])
-
-
 # --------------------------------------------------------------------------- wrappers
 
 
-def _episodes(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> pd.DataFrame:
+def cohort_of(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> pd.DataFrame:
+    """The spec's cohort (``analytics.episodes.cohort_episodes``), for the ``*_for`` wrappers."""
     return episodes_mod.cohort_episodes(reader, viewer, spec)
 
 
-def _threshold(reader, viewer: store.Viewer) -> int | None:
+def threshold_for(reader, viewer: store.Viewer) -> int | None:
+    """The small-cell threshold of the viewer's results (None: nothing is suppressed)."""
     from analytics.access import viewer_threshold
 
     return viewer_threshold(reader, viewer)
@@ -797,7 +498,7 @@ def _suppress_curves(
 ) -> CurveAnalysis:
     """De-identified viewers: hide small numbers at risk, the curve's last steps and small
     counts (and estimates past the curve's end) in the summary."""
-    threshold = threshold if threshold is not None else _threshold(reader, viewer)
+    threshold = threshold if threshold is not None else threshold_for(reader, viewer)
     if threshold is None:
         return analysis
     from analytics import suppression
@@ -830,61 +531,11 @@ def suppress_cohort_size(size: dict[str, int], threshold: int) -> dict[str, floa
     return {k: out[k] for k in size}
 
 
-def suppress_table_one(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
-    """:func:`table_one` as a viewer without identifiable access may see it.
-
-    Within each characteristic the levels of a group add up to the group's episodes (a
-    continuous variable: known + missing values), and "Overall" is the sum of the groups, so
-    counts are suppressed with complementary cells along both (``suppress_table_one``). A
-    hidden count hides its percent; a continuous variable with a hidden number of known values
-    shows no median, quartiles, mean or SD.
-    """
-    from analytics.suppression import suppress_counts
-
-    cells = []
-    for row in table.itertuples():
-        if row.kind == "continuous":
-            cells.append((row.Index, "n", row.variable, "known", row.group, row.n))
-            cells.append((row.Index, "n_missing", row.variable, "missing", row.group,
-                          row.n_missing))  # fmt: skip
-        else:
-            cells.append((row.Index, "n", row.variable, str(row.level), row.group, row.n))
-    long = pd.DataFrame(cells, columns=["index", "column", "variable", "level", "group", "value"])
-    wide = long.pivot_table(
-        index=["variable", "level"], columns="group", values="value", aggfunc="first",
-        sort=False,
-    )  # fmt: skip
-    groups = [g for g in dict.fromkeys(long["group"]) if g in wide.columns]
-    wide = wide[groups].reset_index()
-    complementary = "both" if len(groups) > 1 else "columns"
-    hidden_wide = suppress_counts(wide, groups, threshold, complementary=complementary,
-                                  by="variable")  # fmt: skip
-    hidden = hidden_wide.melt(id_vars=["variable", "level"], var_name="group", value_name="shown")
-    long = long.merge(hidden, on=["variable", "level", "group"], how="left")
-    out = table.copy()
-    for column in ("n", "n_missing"):
-        out[column] = out[column].astype(float)
-    for row in long[long["shown"].isna() & long["value"].notna()].itertuples():
-        out.at[row.index, row.column] = np.nan
-    n_hidden = out["n"].isna() & table["n"].notna()
-    out.loc[n_hidden, ["percent", "median", "q1", "q3", "mean", "sd"]] = np.nan
-    out.attrs["suppressed_columns"] = ["n", "n_missing", "percent"]
-    out.attrs["suppression_threshold"] = threshold
-    return out
-
-
 def cohort_summary_for(reader, viewer, spec: CohortSpec) -> dict[str, int]:
     """:func:`cohort_size` of the spec's cohort (small counts NaN for de-identified viewers)."""
-    size = cohort_size(_episodes(reader, viewer, spec))
-    threshold = _threshold(reader, viewer)
+    size = cohort_size(cohort_of(reader, viewer, spec))
+    threshold = threshold_for(reader, viewer)
     return size if threshold is None else suppress_cohort_size(size, threshold)
-
-
-def table_one_for(reader, viewer, spec: CohortSpec, *, group: str = ALL) -> pd.DataFrame:
-    """:func:`table_one` of the spec's cohort (suppressed for de-identified viewers)."""
-    table = table_one(_episodes(reader, viewer, spec), check_grouping(group))
-    threshold = _threshold(reader, viewer)
-    return table if threshold is None else suppress_table_one(table, threshold)
 
 
 def retention_curves_for(
@@ -893,7 +544,7 @@ def retention_curves_for(
 ) -> CurveAnalysis:  # fmt: skip
     """:func:`retention_curves` of the spec's cohort (suppressed for de-identified viewers)."""
     analysis = retention_curves(
-        _episodes(reader, viewer, spec), check_grouping(group), conf_type=conf_type, x_max=x_max
+        cohort_of(reader, viewer, spec), check_grouping(group), conf_type=conf_type, x_max=x_max
     )
     return _suppress_curves(reader, viewer, analysis)
 
@@ -901,8 +552,8 @@ def retention_curves_for(
 def dropout_incidence_for(reader, viewer, spec: CohortSpec, *, group: str = ALL):
     """:func:`dropout_incidence` of the spec's cohort (curves stop where fewer than the
     threshold remain at risk, for de-identified viewers)."""
-    cif, tests = dropout_incidence(_episodes(reader, viewer, spec), check_grouping(group))
-    threshold = _threshold(reader, viewer)
+    cif, tests = dropout_incidence(cohort_of(reader, viewer, spec), check_grouping(group))
+    threshold = threshold_for(reader, viewer)
     if threshold is not None:
         from analytics.suppression import suppress_step_table
 
@@ -914,9 +565,9 @@ def rmst_comparison_for(reader, viewer, spec: CohortSpec, *, group: str = ALL, t
     """:func:`rmst_comparison` of the spec's cohort; for de-identified viewers small groups
     show no count, RMST or difference."""
     table, differences = rmst_comparison(
-        _episodes(reader, viewer, spec), check_grouping(group), tau=tau
+        cohort_of(reader, viewer, spec), check_grouping(group), tau=tau
     )
-    threshold = _threshold(reader, viewer)
+    threshold = threshold_for(reader, viewer)
     if threshold is None:
         return table, differences
     from analytics.suppression import suppress_counts
@@ -939,9 +590,9 @@ def gap_sensitivity_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     """:func:`gap_sensitivity` for G = 7, 14 and 30 days, other settings as in ``spec``
     (small counts hidden, and no estimate for a cohort under the threshold, for de-identified
     viewers; each row is the whole cohort, so there is no total to complement)."""
-    frames = {g: _episodes(reader, viewer, spec.replace(gap_days=g)) for g in GAP_DAYS_CHOICES}
+    frames = {g: cohort_of(reader, viewer, spec.replace(gap_days=g)) for g in GAP_DAYS_CHOICES}
     table = gap_sensitivity(frames)
-    threshold = _threshold(reader, viewer)
+    threshold = threshold_for(reader, viewer)
     if threshold is None:
         return table
     from analytics.suppression import suppress_counts
@@ -953,60 +604,6 @@ def gap_sensitivity_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     estimates = ["s90", "s365", "s365_lower", "s365_upper"]
     out.loc[small, estimates] = np.nan
     return out
-
-
-def _drop_small_points(reader, viewer, table: pd.DataFrame) -> pd.DataFrame:
-    threshold = _threshold(reader, viewer)
-    if threshold is None:
-        return table
-    from analytics.suppression import drop_small_rows
-
-    return drop_small_rows(table, threshold, counts=["n"])
-
-
-def _assessments(reader, viewer, spec: CohortSpec, query: str) -> pd.DataFrame:
-    """The viewer's assessments by episode, read once per gap rule and cut-off (each measure
-    and grouping the user picks reuses them)."""
-    with reader.cursor() as cur:
-        as_of = episodes_mod.resolve_as_of(cur, spec)
-
-    def read() -> pd.DataFrame:
-        with reader.cursor() as cur:
-            params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
-            return store.run_query(cur, query, params)
-
-    return reader.memoized((query, viewer, spec.gap_days, as_of), read)
-
-
-def support_over_time_for(
-    reader, viewer, spec: CohortSpec, *, measure: str = "mspss_family", group: str | None = None
-) -> pd.DataFrame:
-    """:func:`support_over_time` of the spec's cohort."""
-    if group is not None:
-        check_grouping(group)
-    table = support_over_time(
-        _assessments(reader, viewer, spec, "support_assessments"),
-        _episodes(reader, viewer, spec),
-        measure=measure,
-        group=group,
-    )
-    return _drop_small_points(reader, viewer, table)
-
-
-def outcomes_over_time_for(
-    reader, viewer, spec: CohortSpec, *, measure: str = "heroin_days_28",
-    group: str | None = "modality",
-) -> pd.DataFrame:  # fmt: skip
-    """:func:`outcomes_over_time` of the spec's cohort."""
-    if group is not None:
-        check_grouping(group)
-    table = outcomes_over_time(
-        _assessments(reader, viewer, spec, "outcome_profiles_by_episode"),
-        _episodes(reader, viewer, spec),
-        measure=measure,
-        group=group,
-    )
-    return _drop_small_points(reader, viewer, table)
 
 
 def family_education_test(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -1041,4 +638,4 @@ def family_education_test(episodes: pd.DataFrame) -> pd.DataFrame:
 
 def family_education_test_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     """:func:`family_education_test` of the spec's cohort."""
-    return family_education_test(_episodes(reader, viewer, spec))
+    return family_education_test(cohort_of(reader, viewer, spec))

@@ -21,6 +21,8 @@ PRELOAD = (
     "analytics.clinic_comparison",
     "analytics.at_risk",
     "analytics.cohort_analysis",
+    "analytics.table_one",
+    "analytics.trends",
     "analytics.risk_models",
     "analytics.relapse_patterns",
     "analytics.report",

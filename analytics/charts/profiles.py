@@ -30,7 +30,7 @@ def mean_over_time_chart(
     ----------
     frame : DataFrame
         ``month, n, mean, lower, upper`` and optionally ``group`` (as returned by
-        ``analytics.cohort_analysis.mean_by_month``).
+        ``analytics.trends.mean_by_month``).
     title, y_title, x_title, legend_title : str
         Titles; say the unit in ``y_title``.
     palette : mapping or sequence, optional

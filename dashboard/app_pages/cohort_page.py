@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics.cohort_analysis import GROUPINGS, format_table_one
+from analytics.cohort_analysis import GROUPINGS
 from analytics.cohort_spec import (
     DOSE_BANDS,
     ECOLOGICAL_LEVELS,
@@ -13,6 +13,7 @@ from analytics.cohort_spec import (
     OUTCOMES,
 )
 from analytics.suppression import format_count
+from analytics.table_one import format_table_one
 from analytics.tables import MODALITIES, SEXES
 from dashboard import data, filters, research, widgets
 
@@ -96,7 +97,7 @@ with widgets.error_panel():
     group = st.selectbox(
         "Columns by", list(GROUPINGS), format_func=GROUPINGS.get, key="cohort_table_group"
     )
-    numbers = data.computed("analytics.cohort_analysis:table_one_for", spec, group=group)
+    numbers = data.computed("analytics.table_one:table_one_for", spec, group=group)
     table = format_table_one(numbers)
     st.caption(
         "Counts and % of episodes for categories (missing values as “unknown”); median "

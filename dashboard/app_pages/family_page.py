@@ -5,8 +5,9 @@ import streamlit as st
 
 from analytics import charts
 from analytics.charts.profiles import mean_over_time_chart
-from analytics.cohort_analysis import GROUPINGS, SUPPORT_MEASURES
+from analytics.cohort_analysis import GROUPINGS
 from analytics.suppression import format_count
+from analytics.trends import SUPPORT_MEASURES
 from dashboard import data, filters, research, widgets
 
 PERCENT = st.column_config.NumberColumn(format="percent")
@@ -94,7 +95,7 @@ with widgets.error_panel():
         format_func=GROUPINGS.get, key="family_trend_group",
     )  # fmt: skip
     trend = data.computed(
-        "analytics.cohort_analysis:support_over_time_for", spec, measure=measure,
+        "analytics.trends:support_over_time_for", spec, measure=measure,
         group=None if split == "none" else split,
     )  # fmt: skip
     if trend.empty:

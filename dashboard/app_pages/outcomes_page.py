@@ -4,7 +4,8 @@ months since admission, by treatment (heroin-assisted treatment included)."""
 import streamlit as st
 
 from analytics.charts.profiles import mean_over_time_chart
-from analytics.cohort_analysis import GROUPINGS, OUTCOME_MEASURES
+from analytics.cohort_analysis import GROUPINGS
+from analytics.trends import OUTCOME_MEASURES
 from dashboard import data, filters, research, widgets
 
 st.title("Recovery outcomes")
@@ -30,7 +31,7 @@ title, is_share = OUTCOME_MEASURES[measure]
 with widgets.error_panel():
     with st.spinner("Reading outcome profiles…"):
         trend = data.computed(
-            "analytics.cohort_analysis:outcomes_over_time_for", spec, measure=measure,
+            "analytics.trends:outcomes_over_time_for", spec, measure=measure,
             group=None if group == "none" else group,
         )  # fmt: skip
     if trend.empty:

@@ -10,7 +10,8 @@ import pytest
 from analytics import cohort_analysis as ca
 from analytics import relapse_patterns as rp
 from analytics import risk_models as rm
-from analytics import store
+from analytics import store, trends
+from analytics import table_one as t1
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import cohort_episodes, cohort_periods
 from analytics.errors import RetentionError, SurvivalInputError
@@ -37,7 +38,7 @@ def episodes(reader):
 
 
 def test_table_one_counts_match_pandas(episodes):
-    table = ca.table_one(episodes, "modality")
+    table = t1.table_one(episodes, "modality")
     sex = table[(table["variable"] == "sex") & (table["group"] == "MMT")].set_index("level")
     direct = episodes.loc[episodes["modality"] == "MMT", "sex"].value_counts()
     assert sex.loc["female", "n"] == direct["F"]
@@ -50,14 +51,14 @@ def test_table_one_counts_match_pandas(episodes):
 
 
 def test_table_one_continuous_and_missing(episodes):
-    table = ca.table_one(episodes)
+    table = t1.table_one(episodes)
     apgar = table[table["variable"] == "apgar_total"].iloc[0]
     values = episodes["apgar_total"].astype(float)
     assert apgar["n_missing"] == values.isna().sum() > 0
     assert apgar["median"] == pytest.approx(values.median())
     assert apgar["q1"] == pytest.approx(values.quantile(0.25))
     assert apgar["sd"] == pytest.approx(values.std())
-    text = ca.format_table_one(table)
+    text = t1.format_table_one(table)
     row = text[(text["Characteristic"] == "Family APGAR total (0–10)")]
     assert set(row["Statistic"]) == {"median [IQR]", "mean (SD)", "missing, n"}
     assert row.loc[row["Statistic"] == "missing, n", "Overall"].item() == str(
@@ -131,7 +132,7 @@ def test_mean_by_month_by_hand():
     frame = pd.DataFrame(
         {"days_since_start": [-5, 10, 50, 100, 120, 130, 95], "score": [1, 2, 3, 4, 6, 8, np.nan]}
     )
-    out = ca.mean_by_month(frame, value="score", min_n=1).set_index("month")
+    out = trends.mean_by_month(frame, value="score", min_n=1).set_index("month")
     assert out.loc[0, "n"] == 3
     assert out.loc[0, "mean"] == pytest.approx(2.0)
     assert out.loc[3, "n"] == 3
@@ -209,10 +210,10 @@ def test_adjusted_curves_and_family_education(reader, episodes):
 
 def test_support_and_outcomes_over_time(reader):
     spec = CohortSpec()
-    support = ca.support_over_time_for(reader, VIEWER, spec, measure="apgar_total")
+    support = trends.support_over_time_for(reader, VIEWER, spec, measure="apgar_total")
     assert support["mean"].between(0, 10).all()
     assert (support["month"] % 3 == 0).all()
-    crime = ca.outcomes_over_time_for(reader, VIEWER, spec, measure="any_offending")
+    crime = trends.outcomes_over_time_for(reader, VIEWER, spec, measure="any_offending")
     assert crime["mean"].between(0, 1).all()
     assert set(crime["group"]) <= {"MMT", "BMT", "HAT"}
 
@@ -314,7 +315,7 @@ def test_no_analysis_writes_into_the_remembered_cohort(demo_store):
     before = remembered.copy(deep=True)
     terms = ("mspss_family", "apgar_total", "dose_band", "age_years", "sex", "is_take_home")
     for group in ("dose_band", "mspss_family_tertile", "modality"):
-        ca.table_one_for(fresh, VIEWER, spec, group=group)
+        t1.table_one_for(fresh, VIEWER, spec, group=group)
         ca.retention_curves_for(fresh, VIEWER, spec, group=group)
         ca.dropout_incidence_for(fresh, VIEWER, spec, group=group)
         ca.rmst_comparison_for(fresh, VIEWER, spec, group=group)
@@ -325,8 +326,8 @@ def test_no_analysis_writes_into_the_remembered_cohort(demo_store):
         rp.positive_by_week_for(fresh, VIEWER, spec, group=group)
     ca.cohort_summary_for(fresh, VIEWER, spec)
     ca.gap_sensitivity_for(fresh, VIEWER, spec)
-    ca.support_over_time_for(fresh, VIEWER, spec, group="modality")
-    ca.outcomes_over_time_for(fresh, VIEWER, spec)
+    trends.support_over_time_for(fresh, VIEWER, spec, group="modality")
+    trends.outcomes_over_time_for(fresh, VIEWER, spec)
     ca.family_education_test_for(fresh, VIEWER, spec)
     rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms)
     rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms, split_terms=("dose_band",))

@@ -18,7 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import clinic_comparison, clinic_overview, cohort_analysis, report, risk_models
+from analytics import (
+    clinic_comparison,
+    clinic_overview,
+    cohort_analysis,
+    report,
+    risk_models,
+    table_one,
+    trends,
+)
 from analytics import relapse_patterns as rp
 from analytics.access import viewer_from_user
 from analytics.analysis import Analysis, run_analysis
@@ -132,7 +140,7 @@ def outputs(reader, researcher) -> dict[str, pd.DataFrame]:
         results[f"{label}.gap"] = cohort_analysis.gap_sensitivity_for(reader, researcher, spec)
         for group in GROUPINGS:
             key = f"{label}.{group}"
-            results[f"{key}.table_one"] = cohort_analysis.table_one_for(
+            results[f"{key}.table_one"] = table_one.table_one_for(
                 reader, researcher, spec, group=group
             )
             results[f"{key}.km"] = cohort_analysis.retention_curves_for(
@@ -144,12 +152,12 @@ def outputs(reader, researcher) -> dict[str, pd.DataFrame]:
             results[f"{key}.rmst"] = cohort_analysis.rmst_comparison_for(
                 reader, researcher, spec, group=group
             )
-        for measure in cohort_analysis.SUPPORT_MEASURES:
-            results[f"{label}.support.{measure}"] = cohort_analysis.support_over_time_for(
+        for measure in trends.SUPPORT_MEASURES:
+            results[f"{label}.support.{measure}"] = trends.support_over_time_for(
                 reader, researcher, spec, measure=measure, group="modality"
             )
         for measure in ("heroin_days_28", "any_offending"):
-            results[f"{label}.outcome.{measure}"] = cohort_analysis.outcomes_over_time_for(
+            results[f"{label}.outcome.{measure}"] = trends.outcomes_over_time_for(
                 reader, researcher, spec, measure=measure
             )
         results[f"{label}.family_test"] = cohort_analysis.family_education_test_for(
@@ -203,7 +211,7 @@ def test_no_small_count_is_visible_to_a_researcher(outputs) -> None:
 
 def test_the_checks_see_small_counts_without_suppression(reader, demo_as_of) -> None:
     admin = viewer_from_user("ann-admin", "admin")
-    table = cohort_analysis.table_one_for(reader, admin, CohortSpec(), group="clinic_name")
+    table = table_one.table_one_for(reader, admin, CohortSpec(), group="clinic_name")
     assert small_counts(table)  # the researcher's version of this table is the one hidden
 
 

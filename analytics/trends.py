@@ -1,0 +1,223 @@
+"""Means over time in treatment: family support (MSPSS, APGAR) and TOP-style recovery
+outcomes by months since admission, for a cohort and by group.
+
+A measure a user can choose is checked against an allowlist (:data:`SUPPORT_MEASURES`,
+:data:`OUTCOME_MEASURES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analytics import episodes as episodes_mod
+from analytics import store
+from analytics.cohort_analysis import (
+    add_groupings,
+    check_grouping,
+    cohort_of,
+    level_codes,
+    threshold_for,
+)
+from analytics.cohort_spec import CohortSpec
+from analytics.errors import RetentionError
+
+
+def mean_by_month(
+    frame: pd.DataFrame,
+    *,
+    value: str,
+    days: str = "days_since_start",
+    group: str | None = None,
+    bin_months: int = 3,
+    max_months: int = 24,
+    min_n: int = 5,
+    binary: bool = False,
+) -> pd.DataFrame:
+    """Mean of ``value`` (with a 95% CI) by months since admission, per group.
+
+    Assessments are put in bins of ``bin_months`` months (30.4375 days) after the start of the
+    episode: 0 = the admission assessment (from 30 days before to just under ``bin_months``
+    months after), 3 = the next... Bins beyond ``max_months`` or with fewer than ``min_n``
+    values are dropped. The CI is Student's t (Wilson's for a 0/1 ``value`` when
+    ``binary``).
+
+    Returns
+    -------
+    DataFrame with ``group, month, n, mean, lower, upper``.
+    """
+    data = pd.DataFrame({"value": pd.to_numeric(frame[value], errors="coerce").astype(float)})
+    data["month"] = (
+        np.floor(np.maximum(frame[days].to_numpy(float), 0) / 30.4375 / bin_months) * bin_months
+    )
+    if group:  # grouped by level position (millions of assessments: no text per row)
+        levels, data["code"] = level_codes(frame[group], group)
+    else:
+        levels, data["code"] = ["All episodes"], 0
+    data = data[data["value"].notna() & (data["month"] <= max_months)]
+    summary = data.groupby(["code", "month"])["value"].agg(["size", "mean", "std"]).reset_index()
+    summary = summary[summary["size"] >= min_n]
+    n, mean, sd = (summary[c].to_numpy(float) for c in ("size", "mean", "std"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if binary:  # Wilson score interval for a proportion
+            z = stats.norm.ppf(0.975)
+            centre = (mean + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * np.sqrt(mean * (1 - mean) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            lower, upper = centre - half, centre + half
+        else:
+            half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+            lower, upper = mean - half, mean + half
+    one = n < 2
+    out = pd.DataFrame(
+        {
+            "group": np.asarray(levels, dtype=object)[summary["code"].to_numpy(int)],
+            "month": summary["month"].to_numpy().astype(int),
+            "n": summary["size"].to_numpy().astype(int),
+            "mean": mean,
+            "lower": np.where(one, np.nan, lower),
+            "upper": np.where(one, np.nan, upper),
+        }
+    )
+    return out.sort_values(["group", "month"], kind="stable", ignore_index=True)
+
+
+SUPPORT_MEASURES: dict[str, tuple[str, bool]] = {
+    "mspss_family": ("MSPSS family subscale (mean score, 1–7)", False),
+    "mspss_total": ("MSPSS total (mean score, 1–7)", False),
+    "apgar_total": ("Family APGAR total (0–10)", False),
+}
+
+
+OUTCOME_MEASURES: dict[str, tuple[str, bool]] = {
+    "heroin_days_28": ("Days using street heroin in the last 28", False),
+    "other_opiates_days_28": ("Days using other opiates in the last 28", False),
+    "crack_days_28": ("Days using crack in the last 28", False),
+    "injecting_days_28": ("Days injecting in the last 28", False),
+    "any_offending": ("Any offending in the last 28 days (% of patients)", True),
+    "shoplifting_days_28": ("Days shoplifting in the last 28", False),
+    "selling_drugs_days_28": ("Days selling drugs in the last 28", False),
+    "acute_housing_problem": ("Acute housing problem (% of patients)", True),
+    "at_risk_of_eviction": ("At risk of eviction (% of patients)", True),
+    "paid_work_days_28": ("Days in paid work in the last 28", False),
+    "quality_of_life": ("Quality of life (wellbeing score, 0–20)", False),
+    "psychological_health": ("Psychological health (0–20)", False),
+    "physical_health": ("Physical health (0–20)", False),
+}
+"""TOP-style measures a user may plot: column → (axis title with unit, is a 0/1 proportion)."""
+
+
+def in_cohort(
+    assessments: pd.DataFrame,
+    episodes: pd.DataFrame,
+    *,
+    values: Sequence[str],
+    group: str | None = None,
+) -> pd.DataFrame:
+    """The ``values`` columns of the assessments of the cohort's episodes, with
+    ``days_since_start`` and the episode's ``group`` column (only what a chart needs: a large
+    store joins millions of assessments)."""
+    keys = ["patient_id", "episode_no"]
+    frame = episodes if group is None or group in episodes.columns else add_groupings(episodes)
+    rows = assessments[[*keys, "days_since_start", *values]]
+    cohort = frame[[*keys, *([group] if group else [])]]
+    # DuckDB joins on the string keys about 3x faster than pandas (6M assessments: 0.9 s);
+    # a private in-memory connection, nothing of the store's
+    with duckdb.connect() as con:
+        con.register("assessment_rows", rows)
+        con.register("cohort_keys", cohort)
+        # USING keeps the keys once: the assessments' columns, then the group's (no name
+        # of ours in the SQL text)
+        return store.frame_of(
+            con.sql(
+                "select * from assessment_rows"
+                " inner join cohort_keys using (patient_id, episode_no)"
+            )
+        )
+
+
+def support_over_time(
+    assessments: pd.DataFrame, episodes: pd.DataFrame, *, measure: str, group: str | None = None
+) -> pd.DataFrame:
+    """Mean MSPSS / APGAR score by months since admission for the cohort (see
+    :func:`mean_by_month`); ``assessments`` is the ``support_assessments`` query."""
+    if measure not in SUPPORT_MEASURES:
+        raise RetentionError(
+            f"Unknown support measure {measure!r}: use one of {list(SUPPORT_MEASURES)}."
+        )
+    data = in_cohort(assessments, episodes, values=[measure], group=group)
+    return mean_by_month(data, value=measure, group=group)
+
+
+def outcomes_over_time(
+    profiles: pd.DataFrame, episodes: pd.DataFrame, *, measure: str, group: str | None = "modality"
+) -> pd.DataFrame:
+    """Mean TOP-style outcome by months since admission (see :func:`mean_by_month`);
+    ``profiles`` is the ``outcome_profiles_by_episode`` query."""
+    if measure not in OUTCOME_MEASURES:
+        raise RetentionError(
+            f"Unknown outcome measure {measure!r}: use one of {', '.join(OUTCOME_MEASURES)}."
+        )
+    parts = ["shoplifting_days_28", "selling_drugs_days_28", "other_theft", "assault_violence"]
+    values = parts if measure == "any_offending" else [measure]
+    data = in_cohort(profiles, episodes, values=values, group=group)
+    if measure == "any_offending":
+        numbers = data[parts].apply(pd.to_numeric, errors="coerce").astype(float)
+        offended = (numbers.fillna(0) > 0).any(axis=1).astype(float)
+        data["any_offending"] = offended.where(numbers.notna().any(axis=1))
+    return mean_by_month(data, value=measure, group=group, binary=OUTCOME_MEASURES[measure][1])
+
+
+def _drop_small_points(reader, viewer, table: pd.DataFrame) -> pd.DataFrame:
+    threshold = threshold_for(reader, viewer)
+    if threshold is None:
+        return table
+    from analytics.suppression import drop_small_rows
+
+    return drop_small_rows(table, threshold, counts=["n"])
+
+
+def _assessments(reader, viewer, spec: CohortSpec, query: str) -> pd.DataFrame:
+    """The viewer's assessments by episode, read once per gap rule and cut-off (each measure
+    and grouping the user picks reuses them)."""
+    with reader.cursor() as cur:
+        as_of = episodes_mod.resolve_as_of(cur, spec)
+
+    def read() -> pd.DataFrame:
+        with reader.cursor() as cur:
+            params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+            return store.run_query(cur, query, params)
+
+    return reader.memoized((query, viewer, spec.gap_days, as_of), read)
+
+
+def _means_for(reader, viewer, spec: CohortSpec, query: str, means, measure, group):
+    """``means(assessments of query, cohort, ...)`` of the spec's cohort, small points
+    dropped for viewers without identifiable access."""
+    if group is not None:
+        check_grouping(group)
+    assessments = _assessments(reader, viewer, spec, query)
+    table = means(assessments, cohort_of(reader, viewer, spec), measure=measure, group=group)
+    return _drop_small_points(reader, viewer, table)
+
+
+def support_over_time_for(
+    reader, viewer, spec: CohortSpec, *, measure: str = "mspss_family", group: str | None = None
+) -> pd.DataFrame:
+    """:func:`support_over_time` of the spec's cohort."""
+    return _means_for(
+        reader, viewer, spec, "support_assessments", support_over_time, measure, group
+    )
+
+
+def outcomes_over_time_for(
+    reader, viewer, spec: CohortSpec, *, measure: str = "heroin_days_28",
+    group: str | None = "modality",
+) -> pd.DataFrame:  # fmt: skip
+    """:func:`outcomes_over_time` of the spec's cohort."""
+    return _means_for(
+        reader, viewer, spec, "outcome_profiles_by_episode", outcomes_over_time, measure, group
+    )
