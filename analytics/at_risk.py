@@ -246,6 +246,19 @@ _EPISODE_COLUMNS = [
 ]
 
 
+# what the list reads of the cohort: its columns, the signs' and the model's covariates
+_COHORT_COLUMNS = list(
+    dict.fromkeys(
+        [
+            *_EPISODE_COLUMNS,
+            "is_open",
+            "dose_band",
+            *(c for c in MODEL_COVARIATES if c not in ("treatment", "is_take_home")),
+        ]
+    )
+)
+
+
 def assemble(episodes: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series) -> pd.DataFrame:
     """The at-risk table of the open episodes in ``episodes`` (pure; see the module doc).
 
@@ -267,7 +280,12 @@ def assemble(episodes: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series) -> pd
     table[counts] = table[counts].fillna(0).astype(int)
     table["relapse"] = table["relapse"].eq(True)  # no row of counts: no relapse
     table = flag_signs(table)
-    table = table.sort_values(["n_signs", "risk_90d"], ascending=False, na_position="last")
+    # most signs first, then highest risk; ties in a fixed order (rows arrive in any order)
+    table = table.sort_values(
+        ["n_signs", "risk_90d", "clinic_id", "patient_id", "episode_no"],
+        ascending=[False, False, True, True, True],
+        na_position="last",
+    )
     return table[COLUMNS].reset_index(drop=True)
 
 
@@ -322,7 +340,7 @@ def at_risk_patients(
     # treatment, however many days and weeks lie behind the counts
     signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
     signs = signs.rename(columns=SIGN_COUNTS)
-    episodes = cohort_episodes(reader, viewer, spec)
+    episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
     open_eps = episodes[episodes["is_open"].astype(bool)]
     model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = pd.Series(np.nan, index=episodes.index)

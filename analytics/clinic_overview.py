@@ -304,8 +304,8 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of)
-    # the columns the overview reads: subsets of a million episodes copy only these
-    everyone = cohort_episodes(reader, viewer, spec.replace(clinic_ids=()))[_COLUMNS]
+    # the columns the overview reads: a million episodes convert and copy only these
+    everyone = cohort_episodes(reader, viewer, spec.replace(clinic_ids=()), columns=_COLUMNS)
     selected = everyone
     if spec.clinic_ids:
         selected = everyone[everyone["clinic_id"].isin(spec.clinic_ids)]

@@ -190,27 +190,39 @@ def cohort_params(spec: CohortSpec, as_of: dt.date) -> dict[str, Any]:
 
 
 def cohort_episodes(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    *,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Episodes of the cohort with outcome and baseline covariates, within the viewer's scope.
 
     Returns the columns of ``fct_episode_covariates`` (see ``docs/data_dictionary.md``) plus
     ``event`` and ``status``, the outcome under ``spec.outcome`` (for ``any_exit`` ``status``
-    equals ``event``; for ``dropout`` it is ``dropout_status``).
+    equals ``event``; for ``dropout`` it is ``dropout_status``). With ``columns``, only those
+    (and the outcome's) are read, in no particular row order: a page reading a few of the
+    sixty columns of a million episodes converts only those.
     """
     from analytics.access import patient_rows  # access builds on the store, as we do
 
     def compute() -> pd.DataFrame:
         with reader.cursor() as cur:
             as_of = resolve_as_of(cur, spec)
-        frame = patient_rows(reader, viewer, "cohort_episodes", cohort_params(spec, as_of))
+        read = None
+        if columns is not None:
+            read = list(dict.fromkeys([*columns, "event_observed", "dropout_status"]))
+            read = [c for c in read if c not in ("event", "status")]
+        params = cohort_params(spec, as_of)
+        frame = patient_rows(reader, viewer, "cohort_episodes", params, columns=read)
         return with_outcome(numeric_ages(frame), spec.outcome)
 
     # several analyses of one page build on the same cohort: derive (and audit) it once.
     # A shallow copy (a deep one costs a second per call at a million episodes): analyses add
     # or replace columns and never write into the shared ones (a test runs every analysis and
     # checks the remembered cohort is unchanged).
-    return reader.memoized(("cohort_episodes", viewer, spec), compute).copy(deep=False)
+    key = ("cohort_episodes", viewer, spec, None if columns is None else tuple(columns))
+    return reader.memoized(key, compute).copy(deep=False)
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:
