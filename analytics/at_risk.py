@@ -280,7 +280,7 @@ def assemble(episodes: pd.DataFrame, signs: pd.DataFrame, risk: pd.Series) -> pd
     table[counts] = table[counts].fillna(0).astype(int)
     table["relapse"] = table["relapse"].eq(True)  # no row of counts: no relapse
     table = flag_signs(table)
-    # most signs first, then highest risk; ties in a fixed order (rows arrive in any order)
+    # most signs first, then highest risk; ties in a fixed order
     table = table.sort_values(
         ["n_signs", "risk_90d", "clinic_id", "patient_id", "episode_no"],
         ascending=[False, False, True, True, True],

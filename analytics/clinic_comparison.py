@@ -283,9 +283,9 @@ def _comparison_episodes(
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of, clinic_ids=())
-    # the columns a comparison reads: its frames copy these, not the cohort's sixty
+    # the columns a comparison reads: a million episodes convert and copy only these
     columns = ["clinic_id", "clinic_name", "duration_days", "event", *CASE_MIX]
-    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec)[columns]
+    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec, columns=columns)
     if episodes["clinic_id"].nunique() < 2:
         raise RetentionError("Comparing clinics needs at least two clinics with episodes.")
     return episodes, as_of

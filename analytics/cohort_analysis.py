@@ -139,6 +139,18 @@ def add_groupings(episodes: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+# groupings add_groupings derives, and the cohort columns it derives them from
+DERIVED_GROUPINGS = ("age_band", "episode_type", "mspss_family_tertile")
+DERIVED_FROM = ("age_years", "is_first_episode", "mspss_family")
+
+
+def grouping_columns(group: str | None) -> list[str]:
+    """The cohort columns a grouping is read from (none for no grouping)."""
+    if group is None or check_grouping(group) == ALL:
+        return []
+    return list(DERIVED_FROM) if group in DERIVED_GROUPINGS else [group]
+
+
 def check_grouping(group: str) -> str:
     if group not in GROUPINGS:
         raise RetentionError(
@@ -443,9 +455,12 @@ def gap_sensitivity(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- wrappers
 
 
-def cohort_of(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec) -> pd.DataFrame:
-    """The spec's cohort (``analytics.episodes.cohort_episodes``), for the ``*_for`` wrappers."""
-    return episodes_mod.cohort_episodes(reader, viewer, spec)
+def cohort_of(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, columns=None
+) -> pd.DataFrame:
+    """The spec's cohort (``analytics.episodes.cohort_episodes``, all columns or
+    ``columns``), for the ``*_for`` wrappers."""
+    return episodes_mod.cohort_episodes(reader, viewer, spec, columns=columns)
 
 
 def threshold_for(reader, viewer: store.Viewer) -> int | None:

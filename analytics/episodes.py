@@ -201,8 +201,8 @@ def cohort_episodes(
     Returns the columns of ``fct_episode_covariates`` (see ``docs/data_dictionary.md``) plus
     ``event`` and ``status``, the outcome under ``spec.outcome`` (for ``any_exit`` ``status``
     equals ``event``; for ``dropout`` it is ``dropout_status``). With ``columns``, only those
-    (and the outcome's) are read, in no particular row order: a page reading a few of the
-    sixty columns of a million episodes converts only those.
+    (and the outcome's) are read, rows in the same order: a page reading a few of the sixty
+    columns of a million episodes converts only those.
     """
     from analytics.access import patient_rows  # access builds on the store, as we do
 

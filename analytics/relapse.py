@@ -57,6 +57,11 @@ def _share(sample_share: float | None) -> float | None:
 DUCKDB_JOIN_MIN_EPISODES = 50_000
 
 
+def _cohort_keys(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec):
+    """The cohort's episode keys (read alone: the marts need no other column)."""
+    return cohort_episodes(reader, viewer, spec, columns=EPISODE_KEYS)
+
+
 def _in_cohort(
     rows: pd.DataFrame, episodes: pd.DataFrame, order: list[str], *, in_duckdb: bool | None = None
 ) -> pd.DataFrame:
@@ -115,7 +120,7 @@ def screen_weeks(
         max_week_no=max_week_no,
         sample_share=_share(sample_share),
     )
-    return _in_cohort(rows, cohort_episodes(reader, viewer, spec), [*EPISODE_KEYS, "week_no"])
+    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), [*EPISODE_KEYS, "week_no"])
 
 
 def weekly_strings(weeks: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +165,7 @@ def relapse_events(
     relapse_type`` (a positive week after >= 4 negative weeks, or two positive weeks running)."""
     rows = _mart(reader, viewer, spec, "relapse_events")
     order = [*EPISODE_KEYS, "week_no", "relapse_type"]
-    return _in_cohort(rows, cohort_episodes(reader, viewer, spec), order)
+    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
 
 
 def first_relapse_times(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +216,7 @@ def first_relapse(
 ) -> pd.DataFrame:
     """The cohort's episodes with ``relapse_days`` and ``relapse_status`` (see
     :func:`first_relapse_times`), for cumulative incidence of first relapse."""
-    episodes = cohort_episodes(reader, viewer, spec)[FIRST_RELAPSE_COLUMNS]
+    episodes = cohort_episodes(reader, viewer, spec, columns=FIRST_RELAPSE_COLUMNS)
     return first_relapse_times(episodes, relapse_events(reader, viewer, spec))
 
 
@@ -227,7 +232,7 @@ def missed_dose_days(
     ``sample_share`` as :func:`screen_weeks`."""
     rows = _mart(reader, viewer, spec, "missed_dose_days", sample_share=_share(sample_share))
     order = [*EPISODE_KEYS, "missed_date"]
-    return _in_cohort(rows, cohort_episodes(reader, viewer, spec), order)
+    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
 
 
 def patient_months(
@@ -237,7 +242,7 @@ def patient_months(
     episode_no, month_start, days_in_treatment, missed_days``."""
     rows = _mart(reader, viewer, spec, "patient_months")
     order = [*EPISODE_KEYS, "month_start"]
-    return _in_cohort(rows, cohort_episodes(reader, viewer, spec), order)
+    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
 
 
 def missed_before_exit(missed: pd.DataFrame, episodes: pd.DataFrame, weeks: int = 12):

@@ -245,8 +245,8 @@ def run_query(
 
     Only the parameters the query mentions are bound, so callers may pass a common set
     (e.g. the viewer's scope) to every query. ``columns``: only these of its columns (our
-    own names, checked), rows in no particular order; a page that reads eight of sixty
-    columns of a million rows converts only those.
+    own names, checked; the query's ORDER BY still applies beneath the projection); a page
+    that reads eight of sixty columns of a million rows converts only those.
     """
     sql = query_sql(name)
     named = set(_PARAMETER.findall(sql))

@@ -20,6 +20,7 @@ from analytics.cohort_analysis import (
     add_groupings,
     check_grouping,
     cohort_of,
+    grouping_columns,
     level_codes,
     threshold_for,
 )
@@ -200,7 +201,10 @@ def _means_for(reader, viewer, spec: CohortSpec, query: str, means, measure, gro
     if group is not None:
         check_grouping(group)
     assessments = _assessments(reader, viewer, spec, query)
-    table = means(assessments, cohort_of(reader, viewer, spec), measure=measure, group=group)
+    columns = ["patient_id", "episode_no", *grouping_columns(group)]  # all a join needs
+    table = means(
+        assessments, cohort_of(reader, viewer, spec, columns), measure=measure, group=group
+    )
     return _drop_small_points(reader, viewer, table)
 
 

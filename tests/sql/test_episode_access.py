@@ -85,8 +85,9 @@ def test_clinic_months_are_suppressed_for_researchers(reader):
 
 @pytest.mark.parametrize("viewer", [ADMIN, MANAGER, RESEARCHER], ids=lambda v: v.role)
 def test_a_few_cohort_columns_are_the_full_cohorts_columns(reader, viewer):
-    """A page reading a few columns gets the same rows and values as the full cohort (scoped,
-    pseudonymised and date-shifted alike, with the outcome), and its read is audited."""
+    """A page reading a few columns gets the same rows, in the same order, and values as the
+    full cohort (scoped, pseudonymised and date-shifted alike, with the outcome), and its
+    read is audited."""
     spec = CohortSpec(gap_days=14, sexes=("F", "M"), outcome="dropout")
     columns = ["patient_id", "clinic_id", "start_date", "duration_days", "event", "age_years"]
     before = len(read_audit(reader.path))
@@ -96,12 +97,8 @@ def test_a_few_cohort_columns_are_the_full_cohorts_columns(reader, viewer):
     assert list(few.columns)[: len(columns) - 1] == [c for c in columns if c != "event"]
     assert {"event", "status"} <= set(few.columns)
     assert len(few.columns) < 12
-    keys = ["patient_id", "start_date"]
     shown = [*columns, "status"]
-    pd.testing.assert_frame_equal(
-        few[shown].sort_values(keys).reset_index(drop=True),
-        full[shown].sort_values(keys).reset_index(drop=True),
-    )
+    pd.testing.assert_frame_equal(few[shown], full[shown])
     assert 0 < few["event"].sum() < len(few)
     with pytest.raises(store.StoreError, match="Unknown column"):
         cohort_episodes(reader, viewer, spec, columns=["patient_id", "no_such_column"])

@@ -300,47 +300,58 @@ def test_labels_of_equal_the_label_of_each_value():
 
 
 def test_no_analysis_writes_into_the_remembered_cohort(demo_store):
-    """cohort_episodes hands out shallow copies of one remembered frame: every analysis of
-    every page must leave that frame exactly as it was read."""
+    """cohort_episodes hands out shallow copies of remembered frames (the whole cohort, or the
+    few columns a page reads): every analysis of every page must leave them as they were
+    read. The analyses run twice; each cohort frame remembered after the first round must be
+    unchanged by the second."""
     from analytics import at_risk, clinic_comparison, clinic_overview
 
     fresh = store.StoreReader(demo_store)
     spec = CohortSpec(gap_days=14)
-    cohort_episodes(fresh, VIEWER, spec)
-
-    def not_remembered():
-        raise AssertionError("the cohort should be remembered")
-
-    remembered = fresh.memoized(("cohort_episodes", VIEWER, spec), not_remembered)
-    before = remembered.copy(deep=True)
     terms = ("mspss_family", "apgar_total", "dose_band", "age_years", "sex", "is_take_home")
-    for group in ("dose_band", "mspss_family_tertile", "modality"):
-        t1.table_one_for(fresh, VIEWER, spec, group=group)
-        ca.retention_curves_for(fresh, VIEWER, spec, group=group)
-        ca.dropout_incidence_for(fresh, VIEWER, spec, group=group)
-        ca.rmst_comparison_for(fresh, VIEWER, spec, group=group)
-        rm.adjusted_curves_for(
-            fresh, VIEWER, spec, group=group, covariates=tuple(rm.ADJUST_TERMS_DEFAULT)
-        )
-        rp.first_relapse_incidence_for(fresh, VIEWER, spec, group=group)
-        rp.positive_by_week_for(fresh, VIEWER, spec, group=group)
-    ca.cohort_summary_for(fresh, VIEWER, spec)
-    ca.gap_sensitivity_for(fresh, VIEWER, spec)
-    trends.support_over_time_for(fresh, VIEWER, spec, group="modality")
-    trends.outcomes_over_time_for(fresh, VIEWER, spec)
-    ca.family_education_test_for(fresh, VIEWER, spec)
-    rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms)
-    rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms, split_terms=("dose_band",))
-    rm.fit_dropout_model_for(fresh, VIEWER, spec, terms=terms[:5])
-    rm.family_education_for(fresh, VIEWER, spec)
-    rp.lasagna_for(fresh, VIEWER, spec)
-    rp.missed_before_dropout_for(fresh, VIEWER, spec)
-    clinic_overview.clinic_overview(fresh, VIEWER, spec)
-    clinic_comparison.compare_clinics(fresh, VIEWER, spec)
-    clinic_comparison.clinic_curves(fresh, VIEWER, spec, clinic_id="C04")
-    at_risk.at_risk_patients(fresh, VIEWER, spec)
+
+    def every_analysis():
+        for group in ("dose_band", "mspss_family_tertile", "modality"):
+            t1.table_one_for(fresh, VIEWER, spec, group=group)
+            ca.retention_curves_for(fresh, VIEWER, spec, group=group)
+            ca.dropout_incidence_for(fresh, VIEWER, spec, group=group)
+            ca.rmst_comparison_for(fresh, VIEWER, spec, group=group)
+            rm.adjusted_curves_for(
+                fresh, VIEWER, spec, group=group, covariates=tuple(rm.ADJUST_TERMS_DEFAULT)
+            )
+            rp.first_relapse_incidence_for(fresh, VIEWER, spec, group=group)
+            rp.positive_by_week_for(fresh, VIEWER, spec, group=group)
+        ca.cohort_summary_for(fresh, VIEWER, spec)
+        ca.gap_sensitivity_for(fresh, VIEWER, spec)
+        trends.support_over_time_for(fresh, VIEWER, spec, group="mspss_family_tertile")
+        trends.outcomes_over_time_for(fresh, VIEWER, spec)
+        ca.family_education_test_for(fresh, VIEWER, spec)
+        rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms)
+        rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms, split_terms=("dose_band",))
+        rm.fit_dropout_model_for(fresh, VIEWER, spec, terms=terms[:5])
+        rm.family_education_for(fresh, VIEWER, spec)
+        rp.lasagna_for(fresh, VIEWER, spec)
+        rp.missed_before_dropout_for(fresh, VIEWER, spec)
+        clinic_overview.clinic_overview(fresh, VIEWER, spec)
+        clinic_comparison.compare_clinics(fresh, VIEWER, spec)
+        clinic_comparison.clinic_curves(fresh, VIEWER, spec, clinic_id="C04")
+        at_risk.at_risk_patients(fresh, VIEWER, spec)
+
+    def remembered_cohorts() -> dict:
+        # the reader's memo (private): its cohort frames, by key
+        return {k: v for k, v in fresh._memo.items() if k[1] == "cohort_episodes"}
+
+    every_analysis()
+    first = remembered_cohorts()
+    assert len(first) >= 4  # the whole cohort and several pages' columns
+    before = {key: frame.copy(deep=True) for key, frame in first.items()}
+    every_analysis()
+    after = remembered_cohorts()
     fresh.close()
-    pd.testing.assert_frame_equal(remembered, before)
+    kept = [key for key in first if after.get(key) is first[key]]  # not evicted meanwhile
+    assert kept
+    for key in kept:
+        pd.testing.assert_frame_equal(after[key], before[key], obj=str(key[-1]))
 
 
 def test_adjusted_curves_leave_out_the_covariate_a_grouping_is_cut_from(episodes):
@@ -390,4 +401,13 @@ def test_a_one_clinic_cohort_reads_its_clinics_rows_and_loses_none(reader):
             got.sort_values(columns).reset_index(drop=True),
             expected[columns].sort_values(columns).reset_index(drop=True),
             obj=read.__name__,
+        )
+
+
+def test_a_grouping_needs_only_its_source_columns(episodes):
+    """Pages read only grouping_columns(group) of the cohort: the groups must be the same."""
+    for group in ca.GROUPINGS:
+        narrow = episodes[["patient_id", *ca.grouping_columns(group)]]
+        pd.testing.assert_series_equal(
+            ca.with_group(narrow, group)["group"], ca.with_group(episodes, group)["group"]
         )
