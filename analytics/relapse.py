@@ -72,7 +72,7 @@ def _in_cohort(
     if not in_duckdb:
         joined = rows.merge(episodes[EPISODE_KEYS], on=EPISODE_KEYS, how="inner")
         return joined.sort_values(order, ignore_index=True)
-    by = ", ".join(f'"{column}"' for column in order)
+    by = ", ".join(store.quote_identifier(column, frozenset(rows.columns)) for column in order)
     with duckdb.connect() as con:
         con.register("mart_rows", rows)
         con.register("cohort_keys", episodes[EPISODE_KEYS])
