@@ -252,6 +252,34 @@ def _ph_table(result, terms_for_label: dict[str, str]) -> pd.DataFrame:
     return ph[["term", "label", "chisq", "df", "p"]]
 
 
+def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
+    """A term with one value in the model's rows has no effect to estimate: say which, by its
+    label, and what to do (e.g. dose band in heroin-assisted clinics only)."""
+    for term in terms:
+        column = frame[term]
+        categorical = isinstance(column.dtype, pd.CategoricalDtype)
+        if categorical:  # compare codes, not labels
+            codes = column.cat.codes.to_numpy()
+            values = codes[codes >= 0]
+        else:
+            values = column.dropna().to_numpy()
+        if values.size == 0 or bool((values == values[0]).all()):
+            first = None if values.size == 0 else values[0]
+            if categorical and first is not None:
+                first = column.cat.categories[first]
+            if first is None:
+                value = "no value"
+            elif TERMS[term].kind == "binary":
+                value = "only " + ("yes" if first else "no")
+            else:
+                value = f"only {str(first).replace('_', ' ')}"
+            raise SurvivalInputError(
+                f"{TERMS[term].label} has {value} in this cohort's {len(frame):,} model rows, "
+                "so its effect cannot be estimated: take it out of the model terms, or widen "
+                "the cohort."
+            )
+
+
 def fit_risk_model(
     episodes: pd.DataFrame,
     terms: Sequence[str],
@@ -293,6 +321,7 @@ def fit_risk_model(
     covariates = [t for t in terms if t != strata]
     if not covariates:
         raise SurvivalInputError("Stratifying by the only term leaves nothing to estimate.")
+    check_terms_vary(frame, covariates)
     split = [t for t in split_terms if t in covariates]
     method = "Cox model (Efron ties)" if ties == "efron" else "Cox model (Breslow ties)"
     if split:

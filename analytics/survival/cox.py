@@ -85,6 +85,12 @@ def make_design(data: pd.DataFrame, covariates: Sequence[str]) -> Design:
                 lv = [series.cat.categories[i] for i in present if i >= 0]
             else:
                 lv = sorted(pd.unique(series), key=lambda x: (str(type(x)), x))
+            if len(lv) < 2:
+                # R's model.matrix refuses too ("contrasts ... 2 or more levels")
+                raise SurvivalInputError(
+                    f"covariate '{name}' has one value ({lv[0] if lv else 'none'}) in these "
+                    f"{len(series)} rows; drop it from the model (or widen the cohort)"
+                )
             levels[name] = lv
             terms = [f"{name}[T.{level}]" for level in lv[1:]]
         else:

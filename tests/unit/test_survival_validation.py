@@ -69,6 +69,15 @@ def test_covariate_without_variance(cohort):
         cox_ph(cohort, duration="days", event="left", covariates=["dose", "site"])
 
 
+def test_categorical_covariate_with_one_level(cohort):
+    # one level present gives no column to estimate: an error, as R's model.matrix, not a fit
+    # whose proportional-hazards test then fails on an empty term
+    one_level = cohort.assign(clinic=pd.Categorical(["a"] * 8, categories=["a", "b"]))
+    for frame in (one_level, cohort.assign(clinic="a")):
+        with pytest.raises(SurvivalInputError, match=r"'clinic' has one value \(a\) in these 8"):
+            cox_ph(frame, duration="days", event="left", covariates=["dose", "clinic"])
+
+
 def test_group_without_events(cohort):
     cohort.loc[cohort["clinic"] == "b", "left"] = 0
     with pytest.raises(SurvivalInputError, match=r"'clinic' has 1 group\(s\) with no events"):
