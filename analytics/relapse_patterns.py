@@ -42,19 +42,65 @@ class RelapseData:
 
 
 def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
-    """Everything the Relapse page needs for the spec's cohort, read once."""
+    """Everything the Relapse page needs for the spec's cohort (each part read once per
+    reader: see :func:`first_relapse_rows`, :func:`screen_week_rows`, :func:`missed_day_rows`)."""
+    first = first_relapse_rows(reader, viewer, spec)
+    return RelapseData(
+        screen_week_rows(reader, viewer, spec),
+        first,
+        missed_day_rows(reader, viewer, spec),
+        sample_share_for(first),
+    )
+
+
+def sample_share_for(first: pd.DataFrame) -> float | None:
+    """Share of the patients whose weekly rows and missed days are read (None: all)."""
+    return SAMPLE_MAX_EPISODES / len(first) if len(first) > SAMPLE_MAX_EPISODES else None
+
+
+def _marked(frame: pd.DataFrame, reader, viewer) -> pd.DataFrame:
     from analytics.access import viewer_threshold
 
-    first = relapse.first_relapse(reader, viewer, spec)
-    share = SAMPLE_MAX_EPISODES / len(first) if len(first) > SAMPLE_MAX_EPISODES else None
-    # the page shows the first year of weeks only
-    weeks = relapse.screen_weeks(reader, viewer, spec, max_week_no=MAX_WEEKS, sample_share=share)
-    missed = relapse.missed_dose_days(reader, viewer, spec, sample_share=share)
     threshold = viewer_threshold(reader, viewer)
     if threshold is not None:  # the aggregates below suppress small counts for this viewer
-        for frame in (weeks, first, missed):
-            frame.attrs[SUPPRESS_BELOW] = threshold
-    return RelapseData(weeks, first, missed, share)
+        frame.attrs[SUPPRESS_BELOW] = threshold
+    return frame
+
+
+# Each part is remembered by the reader on its own, so a page section reads only the part it
+# shows (at a million patients screen weeks and missed days take seconds each).
+
+
+def first_relapse_rows(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
+    """The cohort's episodes with first-relapse times (every episode), remembered."""
+    return reader.memoized(
+        ("relapse_first", viewer, spec),
+        lambda: _marked(relapse.first_relapse(reader, viewer, spec), reader, viewer),
+    )
+
+
+def screen_week_rows(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
+    """Weekly screen results of the first year (a patient sample of a large cohort), remembered."""
+
+    def read() -> pd.DataFrame:
+        share = sample_share_for(first_relapse_rows(reader, viewer, spec))
+        weeks = relapse.screen_weeks(
+            reader, viewer, spec, max_week_no=MAX_WEEKS, sample_share=share
+        )
+        return _marked(weeks, reader, viewer)
+
+    return reader.memoized(("relapse_weeks", viewer, spec), read)
+
+
+def missed_day_rows(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
+    """Missed dose days (the same patient sample as the weeks), remembered."""
+
+    def read() -> pd.DataFrame:
+        share = sample_share_for(first_relapse_rows(reader, viewer, spec))
+        missed = relapse.missed_dose_days(reader, viewer, spec, sample_share=share)
+        return _marked(missed, reader, viewer)
+
+    return reader.memoized(("relapse_missed", viewer, spec), read)
 
 
 def _threshold(*frames: pd.DataFrame) -> int | None:
@@ -218,42 +264,45 @@ def missed_before_dropout(
     return table
 
 
-# The page's sections, each from the cohort's rows read once per reader (not on every rerun of
-# the page: at a million patients the rows are millions, the results a few hundred).
-
-
-def _rows_for(reader, viewer, spec: CohortSpec) -> RelapseData:
-    return reader.memoized(
-        ("relapse_data", viewer, spec), lambda: relapse_data_for(reader, viewer, spec)
-    )
+# The page's sections, each from the parts it shows (remembered by the reader, not read again
+# on every rerun of the page: at a million patients the rows are millions, the results a few
+# hundred).
 
 
 def lasagna_for(reader, viewer, spec: CohortSpec) -> tuple[pd.DataFrame, int, float | None]:
     """:func:`lasagna_frame` of the spec's cohort and the share of patients its weekly rows
     come from (None: all)."""
-    rows = _rows_for(reader, viewer, spec)
-    cells, n_total = lasagna_frame(rows.weeks, rows.first)
-    return cells, n_total, rows.sample_share
+    first = first_relapse_rows(reader, viewer, spec)
+    cells, n_total = lasagna_frame(screen_week_rows(reader, viewer, spec), first)
+    return cells, n_total, sample_share_for(first)
 
 
 def positive_by_week_for(
     reader, viewer, spec: CohortSpec, *, group: str = ALL, missed_as_positive: bool = False
 ) -> pd.DataFrame:
     """:func:`positive_by_week` of the spec's cohort."""
-    rows = _rows_for(reader, viewer, spec)
     return positive_by_week(
-        rows.weeks, rows.first, group=group, missed_as_positive=missed_as_positive
+        screen_week_rows(reader, viewer, spec),
+        first_relapse_rows(reader, viewer, spec),
+        group=group,
+        missed_as_positive=missed_as_positive,
     )
+
+
+def sample_share_of_cohort_for(reader, viewer, spec: CohortSpec) -> float | None:
+    """Share of the cohort's patients the weekly rows and missed days come from (None: all)."""
+    return sample_share_for(first_relapse_rows(reader, viewer, spec))
 
 
 def first_relapse_incidence_for(
     reader, viewer, spec: CohortSpec, *, group: str = ALL
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`first_relapse_incidence` of the spec's cohort."""
-    return first_relapse_incidence(_rows_for(reader, viewer, spec).first, group)
+    return first_relapse_incidence(first_relapse_rows(reader, viewer, spec), group)
 
 
 def missed_before_dropout_for(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     """:func:`missed_before_dropout` of the spec's cohort."""
-    rows = _rows_for(reader, viewer, spec)
-    return missed_before_dropout(rows.missed, rows.first)
+    return missed_before_dropout(
+        missed_day_rows(reader, viewer, spec), first_relapse_rows(reader, viewer, spec)
+    )

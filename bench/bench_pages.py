@@ -6,7 +6,9 @@ For every page of the registry (administrator's view, single-user mode) on one s
 * filter change: change the sidebar's gap rule (7 -> 14 days) until the page has re-run;
 * back: change it back (cached results) until the page has re-run;
 * clinic filter: choose clinic C04 in the sidebar (same gap rule: the reader's cached
-  episodes and marts are reused) until the page has re-run.
+  episodes and marts are reused) until the page has re-run;
+* pages in sections (tabs of which only the open one runs): each further section opened,
+  then the gap rule changed there (7 -> 14 days).
 
 A page is "done" when the app's run marker (dashboard/app.py) has changed, i.e. the script
 finished, and then at its last DOM change (charts draw after the script ends), found once the
@@ -88,6 +90,28 @@ def _choose_clinic(page, clinic_id: str, previous_run: str):
     return _wait_done(page, started_ms, previous_run)
 
 
+def _open_section(page, name: str, previous_run: str):
+    tab = page.locator('[data-testid="stMain"]').get_by_role("tab", name=name, exact=True)
+    started_ms = page.evaluate("() => performance.now()")
+    tab.click()
+    return _wait_done(page, started_ms, previous_run)
+
+
+def _measure_sections(page, run: str) -> tuple[list[tuple[str, float, float]], str]:
+    """Pages in sections (tabs that run only when open): for each section after the first,
+    open it (its own analyses, not yet computed for these settings), then change the gap rule
+    (7 -> 14 days, its first computation there). Returns ((name, open, changed), ...)."""
+    tabs = page.locator('[data-testid="stMain"]').get_by_role("tab")
+    names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
+    rows = []
+    for name in names[1:]:
+        opened, run = _open_section(page, name, run)
+        changed, run = _choose_gap(page, 14, run)
+        _, run = _choose_gap(page, 7, run)
+        rows.append((name, opened, changed))
+    return rows, run
+
+
 def run(
     store: Path, titles: list[str] | None = None
 ) -> list[tuple[str, float, float, float, float]]:
@@ -141,6 +165,13 @@ def run(
                         f"{clinic:6.2f} s",
                         flush=True,
                     )
+                    sections, run = _measure_sections(page, run)
+                    for name, opened, section_changed in sections:
+                        print(
+                            f"  · {name:<24} open {opened:6.2f} s   gap rule change "
+                            f"{section_changed:6.2f} s",
+                            flush=True,
+                        )
             browser.close()
     finally:
         process.terminate()

@@ -35,13 +35,15 @@ def set_spec(spec: CohortSpec) -> None:
 
 
 def sync_query_params() -> None:
-    """Mirror the spec in the URL, keeping other pages' own parameters."""
-    spec_params = current_spec().to_query_params()
-    spec_fields = set(CohortSpec().to_dict())
-    kept = {k: v for k, v in st.query_params.to_dict().items() if k not in spec_fields}
-    wanted = {**kept, **spec_params}
-    if wanted != st.query_params.to_dict():
-        st.query_params.from_dict(wanted)
+    """Mirror the spec in the URL, parameter by parameter: other parameters are the pages' own
+    (a page's section tabs are bound to one, and Streamlit refuses any write to it)."""
+    wanted = current_spec().to_query_params()
+    shown = st.query_params.to_dict()
+    for name in CohortSpec().to_dict():
+        if name in wanted and shown.get(name) != wanted[name]:
+            st.query_params[name] = wanted[name]
+        elif name not in wanted and name in shown:
+            del st.query_params[name]
 
 
 def clinic_names() -> dict[str, str]:

@@ -44,6 +44,13 @@ def error_panel() -> Iterator[None]:
         st.error(str(exc))
 
 
+def sections(labels: list[str], *, key: str) -> list:
+    """Tabs of which only the open one runs (``if tab.open:``): a page computes and draws one
+    section per run, not every model and chart at once. The open tab is in the URL under
+    ``key``, so a shared link opens the same section."""
+    return list(st.tabs(labels, key=key, bind="query-params"))
+
+
 def metric_row(metrics: list[tuple[str, str]]) -> None:
     columns = st.columns(len(metrics))
     for column, (label, value) in zip(columns, metrics, strict=True):

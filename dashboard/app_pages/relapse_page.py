@@ -27,62 +27,80 @@ st.caption(
     "positive weeks running."
 )
 
-with widgets.error_panel():
-    with st.spinner("Reading urine screens and doses…"):
-        cells, n_total, sample_share = data.computed(f"{PATTERNS}:lasagna_for", spec)
+SECTIONS = ["Lasagna plot", "Positive by week", "First relapse", "Missed doses before exit"]
+lasagna_tab, weekly_tab, relapse_tab, missed_tab = widgets.sections(SECTIONS, key="relapse_section")
 
-    st.subheader("Urine results by week (lasagna plot)")
-    sort_by = st.radio(
-        "Rows ordered by", ("retention", "label"), horizontal=True, key="relapse_sort",
-        format_func={"retention": "time in treatment (longest first)", "label": "sample order"}.get,
-    )  # fmt: skip
-    shown = cells["row_label"].nunique()
-    fig = charts.lasagna_chart(
-        cells, sort_by=sort_by, row_title="Episode",
-        title=f"Weekly opioid screen results, first year ({shown:,} of {n_total:,} episodes)",
-    )  # fmt: skip
-    st.plotly_chart(fig, width="stretch", key="relapse_lasagna")
-    if sample_share is not None:
+
+def note_sample() -> None:
+    """Say so when this section's weekly rows or missed days come from a patient sample."""
+    share = data.computed(f"{PATTERNS}:sample_share_of_cohort_for", spec)
+    if share is not None:
         st.info(
-            f"A large cohort: weekly results and missed doses below come from a fixed random "
-            f"{sample_share:.1%} of its patients ({n_total:,} episodes with screens); "
-            "first relapse uses every episode."
+            f"A large cohort: weekly results and missed doses come from a fixed random "
+            f"{share:.1%} of its patients; first relapse uses every episode."
         )
-    if n_total > LASAGNA_MAX_PATIENTS:
-        st.caption(
-            f"A random sample of {LASAGNA_MAX_PATIENTS} of {n_total:,} episodes with screens "
-            "(fixed seed), so rows stay readable; the weekly chart below uses them all."
+
+
+if lasagna_tab.open:
+    with lasagna_tab, widgets.error_panel():
+        with st.spinner("Reading urine screens…"):
+            cells, n_total, _ = data.computed(f"{PATTERNS}:lasagna_for", spec)
+        st.subheader("Urine results by week (lasagna plot)")
+        sort_by = st.radio(
+            "Rows ordered by", ("retention", "label"), horizontal=True, key="relapse_sort",
+            format_func={
+                "retention": "time in treatment (longest first)", "label": "sample order"
+            }.get,
+        )  # fmt: skip
+        shown = cells["row_label"].nunique()
+        fig = charts.lasagna_chart(
+            cells, sort_by=sort_by, row_title="Episode",
+            title=f"Weekly opioid screen results, first year ({shown:,} of {n_total:,} episodes)",
+        )  # fmt: skip
+        st.plotly_chart(fig, width="stretch", key="relapse_lasagna")
+        note_sample()
+        if n_total > LASAGNA_MAX_PATIENTS:
+            st.caption(
+                f"A random sample of {LASAGNA_MAX_PATIENTS} of {n_total:,} episodes with "
+                "screens (fixed seed), so rows stay readable; **Positive by week** uses them all."
+            )
+        widgets.figure_downloads(fig, name="lasagna", key="relapse_lasagna_fig")
+
+if weekly_tab.open:
+    with weekly_tab, widgets.error_panel():
+        st.subheader("Proportion positive by week since admission")
+        left, right = st.columns(2)
+        group = left.selectbox(
+            "Lines by", RELAPSE_GROUPS, index=RELAPSE_GROUPS.index("none"),
+            format_func=GROUPINGS.get, key="relapse_week_group",
+        )  # fmt: skip
+        missed_positive = right.checkbox(
+            "Count missed screens as positive (sensitivity analysis)",
+            key="relapse_missed_positive",
         )
-    widgets.figure_downloads(fig, name="lasagna", key="relapse_lasagna_fig")
+        with st.spinner("Reading urine screens…"):
+            weekly = data.computed(
+                f"{PATTERNS}:positive_by_week_for", spec, group=group,
+                missed_as_positive=missed_positive,
+            )  # fmt: skip
+        week_fig = charts.proportion_by_week_chart(
+            weekly,
+            title="Opioid-positive screens by week since admission"
+            + (" (missed counted as positive)" if missed_positive else ""),
+            y_title="Screens positive (95% CI)",
+            legend_title=None if group == "none" else GROUPINGS[group].split(" (")[0],
+        )
+        st.plotly_chart(week_fig, width="stretch", key="relapse_week_chart")
+        note_sample()
+        widgets.figure_downloads(week_fig, name="positive_by_week", key="relapse_week_fig")
+        widgets.table_downloads(weekly, name="positive_by_week", key="relapse_week_table")
 
-    st.subheader("Proportion positive by week since admission")
-    left, right = st.columns(2)
-    group = left.selectbox(
-        "Lines by", RELAPSE_GROUPS, index=RELAPSE_GROUPS.index("none"), format_func=GROUPINGS.get,
-        key="relapse_week_group",
-    )  # fmt: skip
-    missed_positive = right.checkbox(
-        "Count missed screens as positive (sensitivity analysis)", key="relapse_missed_positive"
-    )
-    weekly = data.computed(
-        f"{PATTERNS}:positive_by_week_for", spec, group=group, missed_as_positive=missed_positive
-    )
-    week_fig = charts.proportion_by_week_chart(
-        weekly,
-        title="Opioid-positive screens by week since admission"
-        + (" (missed counted as positive)" if missed_positive else ""),
-        y_title="Screens positive (95% CI)",
-        legend_title=None if group == "none" else GROUPINGS[group].split(" (")[0],
-    )
-    st.plotly_chart(week_fig, width="stretch", key="relapse_week_chart")
-    widgets.figure_downloads(week_fig, name="positive_by_week", key="relapse_week_fig")
-    widgets.table_downloads(weekly, name="positive_by_week", key="relapse_week_table")
-
-    st.subheader("Cumulative incidence of first relapse")
-    relapse_group = st.selectbox(
-        "By", RELAPSE_GROUPS, format_func=GROUPINGS.get, key="relapse_cif_group"
-    )
-    with widgets.error_panel():  # a cohort without relapses still gets the sections below
+if relapse_tab.open:
+    with relapse_tab, widgets.error_panel():
+        st.subheader("Cumulative incidence of first relapse")
+        relapse_group = st.selectbox(
+            "By", RELAPSE_GROUPS, format_func=GROUPINGS.get, key="relapse_cif_group"
+        )
         cif, gray = data.computed(
             f"{PATTERNS}:first_relapse_incidence_for", spec, group=relapse_group
         )
@@ -102,15 +120,19 @@ with widgets.error_panel():
             widgets.show_tests(gray)
             widgets.table_downloads(gray, name="first_relapse_gray", key="relapse_gray")
 
-    st.subheader("Missed doses before the end of treatment")
-    before = data.computed(f"{PATTERNS}:missed_before_dropout_for", spec)
-    miss_fig = charts.trend_chart(
-        before, x="weeks_before_exit", y="mean_missed_days", group="end_group",
-        title="Missed dose days in the weeks before leaving: dropouts vs other exits",
-        x_title="Weeks before the last covered day", y_title="Missed dose days per episode (mean)",
-        legend_title="Episode ended by",
-    )  # fmt: skip
-    miss_fig.update_xaxes(autorange="reversed", dtick=1)
-    st.plotly_chart(miss_fig, width="stretch", key="relapse_missed_chart")
-    widgets.figure_downloads(miss_fig, name="missed_before_exit", key="relapse_missed_fig")
-    widgets.table_downloads(before, name="missed_before_exit", key="relapse_missed_table")
+if missed_tab.open:
+    with missed_tab, widgets.error_panel():
+        st.subheader("Missed doses before the end of treatment")
+        with st.spinner("Reading missed doses…"):
+            before = data.computed(f"{PATTERNS}:missed_before_dropout_for", spec)
+        miss_fig = charts.trend_chart(
+            before, x="weeks_before_exit", y="mean_missed_days", group="end_group",
+            title="Missed dose days in the weeks before leaving: dropouts vs other exits",
+            x_title="Weeks before the last covered day",
+            y_title="Missed dose days per episode (mean)", legend_title="Episode ended by",
+        )  # fmt: skip
+        miss_fig.update_xaxes(autorange="reversed", dtick=1)
+        st.plotly_chart(miss_fig, width="stretch", key="relapse_missed_chart")
+        note_sample()
+        widgets.figure_downloads(miss_fig, name="missed_before_exit", key="relapse_missed_fig")
+        widgets.table_downloads(before, name="missed_before_exit", key="relapse_missed_table")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from analytics import cohort_analysis as ca
+from analytics import relapse, store, trends
 from analytics import relapse_patterns as rp
 from analytics import risk_models as rm
-from analytics import store, trends
 from analytics import table_one as t1
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import cohort_episodes, cohort_periods
@@ -128,6 +128,19 @@ def test_empty_cohort_and_unknown_grouping_give_sentences(episodes):
         rm.fit_risk_model(episodes, ["end_status"])
 
 
+def test_a_term_with_one_value_in_the_cohort_is_a_sentence(episodes):
+    # heroin-assisted clinics alone: every dose band is "not applicable"
+    hat = episodes[episodes["dose_band"] == "not_applicable"]
+    with pytest.raises(
+        SurvivalInputError, match="Methadone dose at day 30 has only not applicable"
+    ):
+        rm.fit_risk_model(hat, ["age_years", "dose_band"])
+    with pytest.raises(SurvivalInputError, match="No income has only no in this cohort"):
+        rm.fit_risk_model(episodes.assign(has_no_income=False), ["age_years", "has_no_income"])
+    model = rm.fit_risk_model(hat, ["age_years", "sex"])  # the other terms still fit
+    assert "GLOBAL" in set(model.ph["term"])
+
+
 def test_mean_by_month_by_hand():
     frame = pd.DataFrame(
         {"days_since_start": [-5, 10, 50, 100, 120, 130, 95], "score": [1, 2, 3, 4, 6, 8, np.nan]}
@@ -232,24 +245,27 @@ def test_relapse_patterns(reader):
     assert len(tests) == 2
 
 
-def test_relapse_page_sections_read_the_cohort_once_and_match_the_rows(demo_store, monkeypatch):
+def test_relapse_page_sections_read_each_part_once_and_match_the_rows(demo_store, monkeypatch):
     fresh = store.StoreReader(demo_store)
     spec = CohortSpec(gap_days=14)
-    rows = rp.relapse_data_for(fresh, VIEWER, spec)
+    rows = rp.relapse_data_for(store.StoreReader(demo_store), VIEWER, spec)
     reads = []
-    original = rp.relapse_data_for
+    for name in ("first_relapse", "screen_weeks", "missed_dose_days"):
+        original = getattr(relapse, name)
 
-    def counted(*args):
-        reads.append(args[2])
-        return original(*args)
+        def counted(*args, _name=name, _original=original, **kwargs):
+            reads.append(_name)
+            return _original(*args, **kwargs)
 
-    monkeypatch.setattr(rp, "relapse_data_for", counted)
+        monkeypatch.setattr(relapse, name, counted)
+    cif, gray = rp.first_relapse_incidence_for(fresh, VIEWER, spec, group="modality")
+    assert reads == ["first_relapse"]  # the first-relapse section reads no weekly rows
     cells, n_total, share = rp.lasagna_for(fresh, VIEWER, spec)
     weekly = rp.positive_by_week_for(fresh, VIEWER, spec, group="dose_band")
-    cif, gray = rp.first_relapse_incidence_for(fresh, VIEWER, spec, group="modality")
     before = rp.missed_before_dropout_for(fresh, VIEWER, spec)
+    assert rp.sample_share_of_cohort_for(fresh, VIEWER, spec) is None
     fresh.close()
-    assert reads == [spec]  # every section from one read
+    assert reads == ["first_relapse", "screen_weeks", "missed_dose_days"]  # each part once
     expected_cells, expected_total = rp.lasagna_frame(rows.weeks, rows.first)
     pd.testing.assert_frame_equal(cells, expected_cells)
     assert (n_total, share) == (expected_total, None)
