@@ -111,6 +111,14 @@ OUTCOME_MEASURES: dict[str, tuple[str, bool]] = {
 """TOP-style measures a user may plot: column → (axis title with unit, is a 0/1 proportion)."""
 
 
+def check_measure(measure: str, allowed, kind: str) -> None:
+    """RetentionError unless ``measure`` is one of ``allowed`` (an allowlist, as column names)."""
+    if measure not in allowed:
+        raise RetentionError(
+            f"Unknown {kind} measure {measure!r}: use one of {', '.join(allowed)}."
+        )
+
+
 def in_cohort(
     assessments: pd.DataFrame,
     episodes: pd.DataFrame,
@@ -145,12 +153,22 @@ def support_over_time(
 ) -> pd.DataFrame:
     """Mean MSPSS / APGAR score by months since admission for the cohort (see
     :func:`mean_by_month`); ``assessments`` is the ``support_assessments`` query."""
-    if measure not in SUPPORT_MEASURES:
-        raise RetentionError(
-            f"Unknown support measure {measure!r}: use one of {list(SUPPORT_MEASURES)}."
-        )
+    check_measure(measure, SUPPORT_MEASURES, "support")
     data = in_cohort(assessments, episodes, values=[measure], group=group)
     return mean_by_month(data, value=measure, group=group)
+
+
+OFFENDING_PARTS = (
+    "shoplifting_days_28",
+    "selling_drugs_days_28",
+    "other_theft",
+    "assault_violence",
+)
+
+
+def outcome_columns(measure: str) -> list[str]:
+    """The profile columns a measure is computed from."""
+    return list(OFFENDING_PARTS) if measure == "any_offending" else [measure]
 
 
 def outcomes_over_time(
@@ -158,15 +176,10 @@ def outcomes_over_time(
 ) -> pd.DataFrame:
     """Mean TOP-style outcome by months since admission (see :func:`mean_by_month`);
     ``profiles`` is the ``outcome_profiles_by_episode`` query."""
-    if measure not in OUTCOME_MEASURES:
-        raise RetentionError(
-            f"Unknown outcome measure {measure!r}: use one of {', '.join(OUTCOME_MEASURES)}."
-        )
-    parts = ["shoplifting_days_28", "selling_drugs_days_28", "other_theft", "assault_violence"]
-    values = parts if measure == "any_offending" else [measure]
-    data = in_cohort(profiles, episodes, values=values, group=group)
+    check_measure(measure, OUTCOME_MEASURES, "outcome")
+    data = in_cohort(profiles, episodes, values=outcome_columns(measure), group=group)
     if measure == "any_offending":
-        numbers = data[parts].apply(pd.to_numeric, errors="coerce").astype(float)
+        numbers = data[list(OFFENDING_PARTS)].apply(pd.to_numeric, errors="coerce").astype(float)
         offended = (numbers.fillna(0) > 0).any(axis=1).astype(float)
         data["any_offending"] = offended.where(numbers.notna().any(axis=1))
     return mean_by_month(data, value=measure, group=group, binary=OUTCOME_MEASURES[measure][1])
@@ -181,26 +194,31 @@ def _drop_small_points(reader, viewer, table: pd.DataFrame) -> pd.DataFrame:
     return drop_small_rows(table, threshold, counts=["n"])
 
 
-def _assessments(reader, viewer, spec: CohortSpec, query: str) -> pd.DataFrame:
-    """The viewer's assessments by episode, read once per gap rule and cut-off (each measure
-    and grouping the user picks reuses them)."""
+ASSESSMENT_KEYS = ("patient_id", "episode_no", "days_since_start")
+
+
+def _assessments(reader, viewer, spec: CohortSpec, query: str, values: Sequence[str]):
+    """The viewer's assessments by episode, only the keys and the ``values`` columns (a large
+    store has millions of assessments of a dozen measures; a chart shows one), remembered per
+    gap rule and cut-off."""
     with reader.cursor() as cur:
         as_of = episodes_mod.resolve_as_of(cur, spec)
+    columns = [*ASSESSMENT_KEYS, *values]
 
     def read() -> pd.DataFrame:
         with reader.cursor() as cur:
             params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
-            return store.run_query(cur, query, params)
+            return store.run_query(cur, query, params, columns=columns)
 
-    return reader.memoized((query, viewer, spec.gap_days, as_of), read)
+    return reader.memoized((query, viewer, spec.gap_days, as_of, tuple(values)), read)
 
 
-def _means_for(reader, viewer, spec: CohortSpec, query: str, means, measure, group):
+def _means_for(reader, viewer, spec: CohortSpec, query: str, means, measure, values, group):
     """``means(assessments of query, cohort, ...)`` of the spec's cohort, small points
     dropped for viewers without identifiable access."""
     if group is not None:
         check_grouping(group)
-    assessments = _assessments(reader, viewer, spec, query)
+    assessments = _assessments(reader, viewer, spec, query, values)
     columns = ["patient_id", "episode_no", *grouping_columns(group)]  # all a join needs
     table = means(
         assessments, cohort_of(reader, viewer, spec, columns), measure=measure, group=group
@@ -212,8 +230,9 @@ def support_over_time_for(
     reader, viewer, spec: CohortSpec, *, measure: str = "mspss_family", group: str | None = None
 ) -> pd.DataFrame:
     """:func:`support_over_time` of the spec's cohort."""
+    check_measure(measure, SUPPORT_MEASURES, "support")  # before it names a column
     return _means_for(
-        reader, viewer, spec, "support_assessments", support_over_time, measure, group
+        reader, viewer, spec, "support_assessments", support_over_time, measure, [measure], group
     )
 
 
@@ -222,6 +241,8 @@ def outcomes_over_time_for(
     group: str | None = "modality",
 ) -> pd.DataFrame:  # fmt: skip
     """:func:`outcomes_over_time` of the spec's cohort."""
+    check_measure(measure, OUTCOME_MEASURES, "outcome")  # before it names a column
     return _means_for(
-        reader, viewer, spec, "outcome_profiles_by_episode", outcomes_over_time, measure, group
-    )
+        reader, viewer, spec, "outcome_profiles_by_episode", outcomes_over_time, measure,
+        outcome_columns(measure), group,
+    )  # fmt: skip

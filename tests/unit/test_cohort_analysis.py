@@ -231,6 +231,28 @@ def test_support_and_outcomes_over_time(reader):
     assert set(crime["group"]) <= {"MMT", "BMT", "HAT"}
 
 
+def test_trends_read_only_the_chosen_measure_with_the_full_rows_results(reader, episodes):
+    spec = CohortSpec()
+    with reader.cursor() as cur:
+        params = {"gap_days": 7, "as_of": store.data_cutoff(cur), **store.scope_params(cur, VIEWER)}
+        support = store.run_query(cur, "support_assessments", params)
+        profiles = store.run_query(cur, "outcome_profiles_by_episode", params)
+    for measure in trends.SUPPORT_MEASURES:
+        shown = trends.support_over_time_for(
+            reader, VIEWER, spec, measure=measure, group="modality"
+        )
+        expected = trends.support_over_time(support, episodes, measure=measure, group="modality")
+        pd.testing.assert_frame_equal(shown, expected)
+    for measure in trends.OUTCOME_MEASURES:
+        shown = trends.outcomes_over_time_for(reader, VIEWER, spec, measure=measure)
+        expected = trends.outcomes_over_time(profiles, episodes, measure=measure)
+        pd.testing.assert_frame_equal(shown, expected)
+    key = next(k for k in reader._memo if k[1:3] == ("support_assessments", VIEWER))
+    assert list(reader._memo[key].columns) == [*trends.ASSESSMENT_KEYS, key[-1][0]]
+    with pytest.raises(RetentionError, match="Unknown outcome measure 'patient_id'"):
+        trends.outcomes_over_time_for(reader, VIEWER, spec, measure="patient_id")
+
+
 def test_relapse_patterns(reader):
     rows = rp.relapse_data_for(reader, VIEWER, CohortSpec())
     cells, n_total = rp.lasagna_frame(rows.weeks, rows.first, max_patients=50)
