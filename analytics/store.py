@@ -590,6 +590,13 @@ class StoreReader:
                 self._memo.popitem(last=False)
         return value
 
+    def remembered(self, key: tuple) -> Any | None:
+        """What :meth:`memoized` remembers for ``key`` at the current data version, or None
+        (nothing is computed)."""
+        full_key = (self.data_version(), *key)
+        with self._memo_lock:
+            return self._memo.get(full_key)
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:

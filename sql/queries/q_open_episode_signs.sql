@@ -56,6 +56,10 @@ recent_visits as (
         visits.visit_date <= $as_of::date
         and visits.visit_date
         >= $as_of::date - ($missed_long_days::integer - 1) - longest_cover.take_home_days
+        -- only visits whose cover reaches into the window (the bound above lets the scan
+        -- skip old row groups; this one drops the many earlier visits without take-homes)
+        and visits.visit_date + visits.take_home_days
+        >= $as_of::date - ($missed_long_days::integer - 1)
 ),
 
 covered_days as (

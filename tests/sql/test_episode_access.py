@@ -102,3 +102,16 @@ def test_a_few_cohort_columns_are_the_full_cohorts_columns(reader, viewer):
     assert 0 < few["event"].sum() < len(few)
     with pytest.raises(store.StoreError, match="Unknown column"):
         cohort_episodes(reader, viewer, spec, columns=["patient_id", "no_such_column"])
+    # once the whole cohort is remembered, a few columns are taken from it: the same frame
+    # as the read, and nothing is read (or audited) again
+    fresh = store.StoreReader(reader.path)
+    read = cohort_episodes(fresh, viewer, spec, columns=columns)
+    cohort_episodes(fresh, viewer, spec)
+    before = len(read_audit(reader.path))
+    taken = cohort_episodes(fresh, viewer, spec, columns=["age_years", "patient_id", "event"])
+    expected = read[["age_years", "patient_id", *read.columns[-4:]]]
+    pd.testing.assert_frame_equal(taken, expected)
+    assert len(read_audit(reader.path)) == before
+    with pytest.raises(store.StoreError, match="Unknown column"):
+        cohort_episodes(fresh, viewer, spec, columns=["patient_id", "no_such_column"])
+    fresh.close()

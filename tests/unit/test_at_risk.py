@@ -104,8 +104,11 @@ def test_signs_on_a_small_frame():
             "is_take_home": [0, 0, 1],
         }
     )
-    risk = pd.Series([0.1, 0.3, np.nan])
-    table = at_risk.assemble(episodes, signs, risk)
+    risk = np.array([0.1, 0.3, np.nan])
+    without = at_risk.with_signs(episodes, signs.iloc[[0, 1]]).iloc[2]  # no row of counts
+    assert (without["missed_7d"], without["relapse"], without["is_take_home"]) == (0, False, 0)
+    table = at_risk.assemble(at_risk.with_signs(episodes, signs), risk)
+    assert list(table["patient_id"]) == ["P2", "P1", "P3"]  # most signs, then highest risk
     rows = table.set_index("patient_id")
     assert rows.loc["P1", "missed_recent"]
     assert not rows.loc["P2", "missed_recent"]  # a missed day 8-14 days ago is not a sign
