@@ -383,6 +383,7 @@ def fit_dropout_model(episodes: pd.DataFrame, terms: Sequence[str]) -> tuple[pd.
         raise SurvivalInputError("The cohort has no episodes: widen the filters.")
     frame, n_dropped = model_frame(episodes, terms)
     frame["dropout_status"] = frame["dropout_status"].astype(int)
+    check_terms_vary(frame, terms)
     result = fine_gray(frame, duration="duration_days", status="dropout_status", covariates=terms)
     table = result.coefficients.rename(
         columns={"shr": "hr", "shr_lower": "hr_lower", "shr_upper": "hr_upper"}
