@@ -342,18 +342,6 @@ def _ordered(mart: str) -> str:
     return f" order by {order}" if order else ""
 
 
-def _mart_signature(mart: str) -> tuple[str, str]:
-    """(parameters, extra filter) of a shadow macro: marts with ``open_only`` keep it."""
-    if mart in OPEN_ONLY_MARTS:
-        return (
-            "gap_days, as_of, open_only := false",
-            " and (not open_only or exists (select 1 from fct_episodes(gap_days, as_of) as e"
-            " where e.is_open and e.patient_id = mart_rows.patient_id"
-            " and e.episode_no = mart_rows.episode_no))",
-        )
-    return "gap_days, as_of", ""
-
-
 def _empty_mart_sql(mart: str) -> str:
     return (
         f"select 0 as cache_gap_days, null::date as cache_as_of, *"
@@ -362,13 +350,27 @@ def _empty_mart_sql(mart: str) -> str:
 
 
 def _shadow_macro_sql(macro: str, mart: str, sources: list[str]) -> str:
-    """``create macro <macro>`` returning the rows of ``sources`` for one (gap rule, cut-off)."""
-    parameters, extra = _mart_signature(mart)
+    """``create macro <macro>`` returning the rows of ``sources`` for one (gap rule, cut-off).
+
+    Marts with ``open_only`` keep it as a second branch, a semi join with the open episodes
+    under ``where open_only``: DuckDB drops the branch when the flag is false. (Written as
+    ``not open_only or exists (...)`` the subquery became a join of every row, open_only or
+    not: 3.6 of the 3.7 s a million patients' screen weeks took.)"""
     union = " union all ".join(f"select * from {source}" for source in sources)
+    select = f"select mart_rows.* exclude ({_KEY_COLUMNS}) from ({union}) as mart_rows"
+    keys = "cache_gap_days = gap_days and cache_as_of = as_of::date"
+    if mart not in OPEN_ONLY_MARTS:
+        return f"create or replace {macro}(gap_days, as_of) as table {select} where {keys}"
+    open_episodes = (
+        " semi join (select patient_id, episode_no from fct_episodes(gap_days, as_of)"
+        " where is_open) as open_episodes"
+        " on open_episodes.patient_id = mart_rows.patient_id"
+        " and open_episodes.episode_no = mart_rows.episode_no"
+    )
     return (
-        f"create or replace {macro}({parameters}) as table"
-        f" select * exclude ({_KEY_COLUMNS}) from ({union}) as mart_rows"
-        f" where cache_gap_days = gap_days and cache_as_of = as_of::date{extra}"
+        f"create or replace {macro}(gap_days, as_of, open_only := false) as table"
+        f" {select} where {keys} and not open_only"
+        f" union all {select}{open_episodes} where {keys} and open_only"
     )
 
 
