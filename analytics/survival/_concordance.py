@@ -14,6 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def _positions(sorted_values: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(sorted_values, needles, "left")``, searching the needles in sorted
+    order: a binary search that starts from the previous needle's place stays in cache
+    (a million random needles: 4x faster, sort included)."""
+    order = np.argsort(needles)  # equal needles find the same place: any order will do
+    out = np.empty(len(needles), dtype=np.int64)
+    out[order] = np.searchsorted(sorted_values, needles[order], "left")
+    return out
+
+
 def _dominance_counts(
     point_time: np.ndarray, point_value: np.ndarray, query_time: np.ndarray, query_value: np.ndarray
 ) -> np.ndarray:
@@ -31,7 +41,7 @@ def _dominance_counts(
     p_val = point_value.astype(np.int64)
     q_val = query_value.astype(np.int64)
     sorted_values = np.sort(p_val)
-    counts = np.searchsorted(sorted_values, q_val, "left").astype(np.int64)
+    counts = _positions(sorted_values, q_val)
     keys = p_rank.astype(np.int64) * span + p_val
     keys.sort(kind="stable")
     level = 0
@@ -42,8 +52,10 @@ def _dominance_counts(
         block = q_rank >> level
         asking = (block & 1) == 1
         sibling = (block[asking] - 1).astype(np.int64) * span
-        counts[asking] -= np.searchsorted(keys, sibling + q_val[asking], "left") - np.searchsorted(
-            keys, sibling, "left"
+        # where each block's keys start: one search per block, not per query
+        block_starts = np.searchsorted(keys, np.arange(block.max() + 1, dtype=np.int64) * span)
+        counts[asking] -= (
+            _positions(keys, sibling + q_val[asking]) - block_starts[block[asking] - 1]
         )
         level += 1
     return counts
@@ -58,6 +70,11 @@ def _tied_below(group_key: np.ndarray, value: np.ndarray, threshold: np.ndarray)
     )
 
 
+def _at_or_after(point_time: np.ndarray, query_time: np.ndarray) -> np.ndarray:
+    """#{points with time >= query time}, for each query."""
+    return len(point_time) - np.searchsorted(np.sort(point_time), query_time, "left")
+
+
 def concordance_counts(
     eta: np.ndarray,
     stop: np.ndarray,
@@ -68,28 +85,36 @@ def concordance_counts(
     """Concordant, discordant and tied-on-predictor pair counts, and the concordance.
 
     A higher risk score predicts a shorter time, so "concordant" means the row compared with an
-    event has a lower score. Scores are offset by stratum so that one count covers all strata:
-    with value = stratum * width + rank, "lower within the stratum" is value in [floor, v).
+    event has a lower score. Each stratum is counted on its own rows: below and at-or-below an
+    event's score are two dominance counts per event, and the rows at risk a plain count (the
+    two bounds of a stratum offset into one count took twice the dominance work).
     """
     ranks = np.unique(eta, return_inverse=True)[1].astype(np.int64).ravel()
-    width = int(ranks.max()) + 2
-    value = strata.astype(np.int64) * width + ranks
     ev = np.flatnonzero(event)
     if len(ev) == 0:
         return {"concordant": 0.0, "discordant": 0.0, "tied_x": 0.0, "concordance": np.nan}
-    t, v = stop[ev], value[ev]
-    floor = strata[ev].astype(np.int64) * width
+    t = stop[ev]
     m = len(ev)
-    # four thresholds per event: stratum floor, own value, own value + 1, stratum ceiling
-    q_time = np.tile(t, 4)
-    q_value = np.r_[floor, v, v + 1, floor + width]
-    counts = _dominance_counts(stop, value, q_time, q_value)
-    if start is not None:  # rows that start at or after t are not yet at risk
-        counts = counts - _dominance_counts(start, value, q_time, q_value)
-    below, at_or_below, in_stratum = (counts[m * i : m * (i + 1)] - counts[:m] for i in (1, 2, 3))
+    below, at_or_below, in_stratum = (np.empty(m, dtype=np.int64) for _ in range(3))
+    event_strata = strata[ev]
+    for stratum in np.unique(event_strata):
+        rows = np.flatnonzero(strata == stratum)
+        mine = np.flatnonzero(event_strata == stratum)
+        q_time, own = t[mine], ranks[ev[mine]]
+        q_both, v_both = np.r_[q_time, q_time], np.r_[own, own + 1]
+        counts = _dominance_counts(stop[rows], ranks[rows], q_both, v_both)
+        at_risk = _at_or_after(stop[rows], q_time)
+        if start is not None:  # rows that start at or after t are not yet at risk
+            counts -= _dominance_counts(start[rows], ranks[rows], q_both, v_both)
+            at_risk -= _at_or_after(start[rows], q_time)
+        below[mine], at_or_below[mine], in_stratum[mine] = (
+            counts[: len(mine)],
+            counts[len(mine) :],
+            at_risk,
+        )
     # events tied at the same time and stratum are not comparable (the event itself included)
     t_rank = np.unique(t, return_inverse=True)[1].ravel().astype(np.int64)
-    group = strata[ev].astype(np.int64) * (t_rank.max() + 1) + t_rank
+    group = event_strata.astype(np.int64) * (t_rank.max() + 1) + t_rank
     tied_below = _tied_below(group, ranks[ev], ranks[ev])
     tied_at_or_below = _tied_below(group, ranks[ev], ranks[ev] + 1)
     tied_total = np.bincount(group)[group]
