@@ -185,35 +185,62 @@ def current_profiles(open_episodes: pd.DataFrame) -> pd.DataFrame:
     return model_frame(now.assign(start_day=0, stop_day=1, event_observed=0))
 
 
+def _reason_text(missed, n_missed, positive, relapse, low, no_home, months, high, percent) -> str:
+    parts = []
+    if missed:
+        parts.append(f"missed {n_missed} {'day' if n_missed == 1 else 'days'} in 7")
+    if positive:
+        parts.append("positive opioid screen")
+    if relapse:
+        parts.append("relapse after negative run")
+    if low:
+        parts.append("low family support")
+    if no_home:
+        parts.append(f"no take-homes at {months} months")
+    if high:
+        parts.append(f"risk {percent:.0f}%")
+    return "; ".join(parts)
+
+
 def reasons(table: pd.DataFrame) -> pd.Series:
     """Short text per row, e.g. "missed 2 days in 7; positive opioid screen; low family
-    support", from the sign columns (one pass over plain arrays: a large store lists
-    100,000s of patients, and column-wise string operations took a second)."""
-    columns = (
-        "missed_recent", "missed_7d", "positive_screen", "relapse", "low_family_support",
-        "no_take_homes", "days_in_treatment", "high_model_risk",
-    )  # fmt: skip
-    arrays = [table[c].to_numpy() for c in columns]
-    risk = np.round(table["risk_90d"].to_numpy(dtype=float) * 100)
-    texts = []
-    for missed, n_missed, positive, relapse, low, no_home, days, high, percent in zip(
-        *arrays, risk, strict=True
-    ):
-        parts = []
-        if missed:
-            parts.append(f"missed {n_missed} {'day' if n_missed == 1 else 'days'} in 7")
-        if positive:
-            parts.append("positive opioid screen")
-        if relapse:
-            parts.append("relapse after negative run")
-        if low:
-            parts.append("low family support")
-        if no_home:
-            parts.append(f"no take-homes at {days // 30} months")
-        if high:
-            parts.append(f"risk {percent:.0f}%")
-        texts.append("; ".join(parts))
-    return pd.Series(texts, index=table.index, dtype=object)
+    support", from the sign columns. Written once per distinct combination of signs and
+    numbers (a few thousand), not per row: a large store lists 100,000s of patients."""
+    flags = [
+        table[c].to_numpy().astype(bool)
+        for c in ("missed_recent", "positive_screen", "relapse", "low_family_support",
+                  "no_take_homes", "high_model_risk")
+    ]  # fmt: skip
+    missed, positive, relapse, low, no_home, high = flags
+    # only the numbers a shown sign writes; the others are 0 so they do not split combinations
+    n_missed = np.where(missed, table["missed_7d"].to_numpy(dtype=np.int64), 0)
+    months = np.where(no_home, table["days_in_treatment"].to_numpy(dtype=np.int64) // 30, 0)
+    risk = np.nan_to_num(np.round(table["risk_90d"].to_numpy(dtype=float) * 100))
+    percent = np.where(high, risk, 0).astype(np.int64)
+    key = np.zeros(len(table), dtype=np.int64)
+    for flag in flags:
+        key = key * 2 + flag
+    for number, size in ((n_missed, 1 << 8), (months, 1 << 16), (percent, 1 << 8)):
+        key = key * size + np.clip(number, 0, size - 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    texts = np.array(
+        [
+            _reason_text(
+                missed[i],
+                n_missed[i],
+                positive[i],
+                relapse[i],
+                low[i],
+                no_home[i],
+                months[i],
+                high[i],
+                percent[i],
+            )  # fmt: skip
+            for i in first
+        ],
+        dtype=object,
+    )
+    return pd.Series(texts[inverse.ravel()], index=table.index, dtype=object)
 
 
 def flag_signs(table: pd.DataFrame) -> pd.DataFrame:

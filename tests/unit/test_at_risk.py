@@ -134,6 +134,41 @@ def test_signs_on_a_small_frame():
         at_risk.filter_by_signs(table, ["moon_phase"])
 
 
+def test_reasons_of_many_rows_equal_the_text_written_row_by_row():
+    rng = np.random.default_rng(7)
+    n = 3_000
+    table = pd.DataFrame(
+        {
+            "missed_recent": rng.random(n) < 0.4,
+            "missed_7d": rng.integers(0, 8, n),
+            "positive_screen": rng.random(n) < 0.3,
+            "relapse": rng.random(n) < 0.2,
+            "low_family_support": rng.random(n) < 0.3,
+            "no_take_homes": rng.random(n) < 0.3,
+            "days_in_treatment": rng.integers(0, 3000, n),
+            "high_model_risk": rng.random(n) < 0.3,
+            "risk_90d": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        }
+    )
+    written = at_risk.reasons(table)
+    by_row = [
+        at_risk._reason_text(
+            r.missed_recent,
+            r.missed_7d,
+            r.positive_screen,
+            r.relapse,
+            r.low_family_support,
+            r.no_take_homes,
+            r.days_in_treatment // 30,
+            r.high_model_risk,
+            0 if np.isnan(r.risk_90d) else round(r.risk_90d * 100),
+        )  # fmt: skip
+        for r in table.itertuples()
+    ]
+    assert written.tolist() == by_row
+    assert written.str.contains("no take-homes at").sum() == table["no_take_homes"].sum()
+
+
 def test_too_few_exits_is_a_clear_error():
     periods = pd.DataFrame(
         {
