@@ -175,6 +175,26 @@ def test_cox_model_matches_direct_fit(episodes):
     assert set(model.schoenfeld["term"]) == set(model.coefficients["label"])
 
 
+def test_models_of_the_cohort_read_its_few_columns_and_equal_the_full_cohorts(reader, episodes):
+    fresh = store.StoreReader(reader.path)
+    spec = CohortSpec()
+    for terms in (("age_years", "dose_band", "sex"), ("is_take_home", "mspss_family")):
+        narrow = rm.fit_risk_model_for(fresh, VIEWER, spec, terms=terms)
+        periods = (
+            cohort_periods(reader, VIEWER, spec, episodes) if "is_take_home" in terms else None
+        )
+        full = rm.fit_risk_model(episodes, list(terms), periods=periods)
+        pd.testing.assert_frame_equal(narrow.coefficients, full.coefficients)
+        assert narrow.concordance == pytest.approx(full.concordance, rel=1e-12)
+    fg, _ = rm.fit_dropout_model_for(fresh, VIEWER, spec, terms=("age_years", "sex"))
+    pd.testing.assert_frame_equal(fg, rm.fit_dropout_model(episodes, ["age_years", "sex"])[0])
+    # no whole cohort was read: only the models' columns
+    cohorts = [v for k, v in fresh._memo.items() if k[1] == "cohort_episodes"]
+    assert cohorts
+    assert all(len(c.columns) < 15 for c in cohorts)
+    fresh.close()
+
+
 def test_time_varying_stratified_and_split_models(reader, episodes):
     periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
     tv = rm.fit_risk_model(episodes, ["is_take_home", "dose_band"], periods=periods)
