@@ -85,6 +85,7 @@ PATIENT_LEVEL_QUERIES: dict[str, QueryAccess] = {
     ),
     "screen_weeks": QueryAccess("weekly urine results per episode"),
     "relapse_events": QueryAccess("relapse events per episode"),
+    "first_relapse_weeks": QueryAccess("week of the first relapse per episode"),
     "missed_dose_days": QueryAccess("missed dose days per episode"),
     "patient_months": QueryAccess("missed doses per episode and month"),
 }

@@ -169,7 +169,8 @@ def relapse_events(
 
 
 def first_relapse_times(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Time to the first relapse per episode, with leaving treatment as a competing event.
+    """Time to the first relapse per episode, with leaving treatment as a competing event
+    (``events``: relapse events or first relapse weeks, by episode and ``week_no``).
 
     Returns the episodes with ``relapse_days`` (the first day of the relapse week, counted from
     the start, or the episode's duration) and ``relapse_status``: 1 relapse, 2 left treatment
@@ -217,7 +218,8 @@ def first_relapse(
     """The cohort's episodes with ``relapse_days`` and ``relapse_status`` (see
     :func:`first_relapse_times`), for cumulative incidence of first relapse."""
     episodes = cohort_episodes(reader, viewer, spec, columns=FIRST_RELAPSE_COLUMNS)
-    return first_relapse_times(episodes, relapse_events(reader, viewer, spec))
+    # each episode's first relapse week, found in the store: not every event of every episode
+    return first_relapse_times(episodes, _mart(reader, viewer, spec, "first_relapse_weeks"))
 
 
 def missed_dose_days(

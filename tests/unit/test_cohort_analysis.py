@@ -273,6 +273,16 @@ def test_trends_read_only_the_chosen_measure_with_the_full_rows_results(reader, 
         trends.outcomes_over_time_for(reader, VIEWER, spec, measure="patient_id")
 
 
+def test_first_relapse_from_the_stores_first_weeks_equals_all_events(reader):
+    spec = CohortSpec(gap_days=14)
+    first = relapse.first_relapse(reader, VIEWER, spec)
+    episodes = cohort_episodes(reader, VIEWER, spec, columns=relapse.FIRST_RELAPSE_COLUMNS)
+    events = relapse.relapse_events(reader, VIEWER, spec)
+    assert events.duplicated(["patient_id", "episode_no"]).any()  # several events per episode
+    pd.testing.assert_frame_equal(first, relapse.first_relapse_times(episodes, events))
+    assert 0 < (first["relapse_status"] == 1).sum() < len(first)
+
+
 def test_relapse_patterns(reader):
     rows = rp.relapse_data_for(reader, VIEWER, CohortSpec())
     cells, n_total = rp.lasagna_frame(rows.weeks, rows.first, max_patients=50)
