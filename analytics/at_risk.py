@@ -44,7 +44,7 @@ import pandas as pd
 
 from analytics import store
 from analytics.cohort_spec import CohortSpec
-from analytics.episodes import cohort_episodes, resolve_as_of
+from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
 from analytics.errors import AccessDenied, RetentionError
 from analytics.survival import CoxResult, cox_ph
 
@@ -117,7 +117,8 @@ class AtRiskList:
 def model_frame(periods: pd.DataFrame) -> pd.DataFrame:
     """Counting-process rows ready for the model: missing values become their own level."""
     columns = [c for c in MODEL_COVARIATES if c != "treatment"]
-    frame = periods[["start_day", "stop_day", "event_observed", *columns]].copy()
+    # selecting copies the columns, which are then replaced, never written into
+    frame = periods[["start_day", "stop_day", "event_observed", *columns]].copy(deep=False)
     # modality and dose band in one term: dose bands only exist for methadone (collinear else)
     frame["treatment"] = np.where(
         periods["modality"] == "MMT", "MMT " + periods["dose_band"].astype(str), periods["modality"]
@@ -127,7 +128,7 @@ def model_frame(periods: pd.DataFrame) -> pd.DataFrame:
     for column in ("has_drug_using_friends", "has_no_income", "is_take_home"):
         frame[column] = frame[column].fillna(False).astype(int)
     for column in ("sex", "treatment", "family_support"):
-        frame[column] = frame[column].fillna("unknown").astype(str)
+        frame[column] = as_labels(frame[column])
     return frame
 
 
@@ -152,30 +153,24 @@ def fit_leaving_model(periods: pd.DataFrame) -> CoxResult:
     )
 
 
-def cumulative_hazard(result: CoxResult, profiles: pd.DataFrame, times: np.ndarray) -> np.ndarray:
-    """H(t_i | x_i) for each profile row i at its own time ``times[i]``.
-
-    Uses the fitted model's baseline (as ``predict_survival``) for the first profile and scales
-    it by exp((x_i - x_0)' beta), so thousands of profiles cost one prediction.
-    """
-    times = np.asarray(times, dtype=float)
-    grid = np.unique(times)
-    reference = profiles.iloc[[0]]
-    base = result.predict_survival(reference, grid)
-    h_ref = np.interp(times, grid, base["cumhaz"].to_numpy())  # exact: times are grid points
-    x = result.design.matrix(profiles) - result.design.matrix(reference)
-    return h_ref * np.exp(x @ result.params)
-
-
 def risk_of_leaving(
     result: CoxResult, profiles: pd.DataFrame, days_in_treatment: np.ndarray
 ) -> np.ndarray:
-    """1 − S(t + 90 | x) / S(t | x) per profile, with t its days in treatment."""
+    """1 − S(t + 90 | x) / S(t | x) per profile, with t its days in treatment.
+
+    H(t | x) = H(t | x_0) exp((x − x_0)' beta): the model's baseline is predicted once, for the
+    first profile (as ``predict_survival``), and each profile's linear predictor is computed
+    once for both times, so hundreds of thousands of profiles cost one prediction.
+    """
     t = np.asarray(days_in_treatment, dtype=float)
-    both = pd.concat([profiles, profiles], ignore_index=True)
-    hazard = cumulative_hazard(result, both, np.r_[t, t + HORIZON_DAYS])
-    n = len(t)
-    return 1.0 - np.exp(-(hazard[n:] - hazard[:n]))
+    end = t + HORIZON_DAYS
+    grid = np.unique(np.r_[t, end])
+    reference = profiles.iloc[[0]]
+    base = result.predict_survival(reference, grid)["cumhaz"].to_numpy()
+    # exact: every time is a grid point
+    increase = np.interp(end, grid, base) - np.interp(t, grid, base)
+    x = result.design.matrix(profiles) - result.design.matrix(reference)
+    return 1.0 - np.exp(-increase * np.exp(x @ result.params))
 
 
 def current_profiles(open_episodes: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ import pandas as pd
 from analytics import store
 from analytics.charts import funnel_points
 from analytics.cohort_spec import CohortSpec
-from analytics.episodes import cohort_episodes, resolve_as_of
+from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
 from analytics.errors import RetentionError
 from analytics.suppression import suppress_funnel, suppress_risk_table, suppress_survival_curve
 from analytics.suppression import suppression_threshold as store_threshold
@@ -82,12 +82,7 @@ def case_mix_frame(episodes: pd.DataFrame) -> pd.DataFrame:
     for column in OBSTACLE_SCORES:
         frame[column] = frame[column].astype(float).fillna(0)
     for column in ("sex", "modality", "family_support"):
-        values = frame[column]
-        if values.isna().any():
-            values = values.fillna("unknown")
-        if not all(isinstance(v, str) for v in pd.unique(values)):
-            values = values.astype(str)
-        frame[column] = values
+        frame[column] = as_labels(frame[column])
     return frame
 
 

@@ -169,6 +169,15 @@ def test_reasons_of_many_rows_equal_the_text_written_row_by_row():
     assert written.str.contains("no take-homes at").sum() == table["no_take_homes"].sum()
 
 
+def test_model_labels_fill_missing_values_and_keep_strings_as_they_are():
+    from analytics.episodes import as_labels
+
+    strings = pd.Series(["F", "M", "F"], dtype=object)
+    assert as_labels(strings) is strings  # no copy of a million strings that are strings
+    assert as_labels(pd.Series(["F", None, np.nan])).tolist() == ["F", "unknown", "unknown"]
+    assert as_labels(pd.Series([True, None, 2])).tolist() == ["True", "unknown", "2"]
+
+
 def test_too_few_exits_is_a_clear_error():
     periods = pd.DataFrame(
         {
