@@ -198,19 +198,26 @@ ASSESSMENT_KEYS = ("patient_id", "episode_no", "days_since_start")
 
 
 def _assessments(reader, viewer, spec: CohortSpec, query: str, values: Sequence[str]):
-    """The viewer's assessments by episode, only the keys and the ``values`` columns (a large
-    store has millions of assessments of a dozen measures; a chart shows one), remembered per
-    gap rule and cut-off."""
+    """The viewer's assessments by episode in the spec's clinics, only the keys and the
+    ``values`` columns (a large store has millions of assessments of a dozen measures; a chart
+    shows one), remembered per gap rule, cut-off and clinics."""
     with reader.cursor() as cur:
         as_of = episodes_mod.resolve_as_of(cur, spec)
     columns = [*ASSESSMENT_KEYS, *values]
 
     def read() -> pd.DataFrame:
+        # the chosen clinics' assessments only; the viewer's scope bounds them in the query
         with reader.cursor() as cur:
-            params = {"gap_days": spec.gap_days, "as_of": as_of, **store.scope_params(cur, viewer)}
+            params = {
+                "gap_days": spec.gap_days,
+                "as_of": as_of,
+                "clinic_ids": list(spec.clinic_ids),
+                **store.scope_params(cur, viewer),
+            }
             return store.run_query(cur, query, params, columns=columns)
 
-    return reader.memoized((query, viewer, spec.gap_days, as_of, tuple(values)), read)
+    key = (query, viewer, spec.gap_days, as_of, spec.clinic_ids, tuple(values))
+    return reader.memoized(key, read)
 
 
 def _means_for(reader, viewer, spec: CohortSpec, query: str, means, measure, values, group):

@@ -1,7 +1,8 @@
 -- Grain: one row per family-support measure per assessment per episode (long), for the
 -- "support over time" charts. An assessment belongs to an episode when it falls between 30 days
 -- before its start and its end; days_since_start is negative for the admission assessment.
--- Parameters: $gap_days, $as_of (episode rule); $scope_clinic_ids (the viewer's clinics).
+-- Parameters: $gap_days, $as_of (episode rule); $scope_clinic_ids (the viewer's clinics);
+-- $clinic_ids (the chosen clinics; empty: all the viewer's).
 with episodes as (
     select
         patient_id,
@@ -10,7 +11,9 @@ with episodes as (
         start_date,
         end_date
     from fct_episodes($gap_days, $as_of)
-    where list_contains($scope_clinic_ids::varchar[], clinic_id)
+    where
+        list_contains($scope_clinic_ids::varchar[], clinic_id)
+        and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
 ),
 
 mspss as (

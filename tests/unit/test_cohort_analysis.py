@@ -254,7 +254,10 @@ def test_support_and_outcomes_over_time(reader):
 def test_trends_read_only_the_chosen_measure_with_the_full_rows_results(reader, episodes):
     spec = CohortSpec()
     with reader.cursor() as cur:
-        params = {"gap_days": 7, "as_of": store.data_cutoff(cur), **store.scope_params(cur, VIEWER)}
+        params = {
+            "gap_days": 7, "as_of": store.data_cutoff(cur), "clinic_ids": [],
+            **store.scope_params(cur, VIEWER),
+        }  # fmt: skip
         support = store.run_query(cur, "support_assessments", params)
         profiles = store.run_query(cur, "outcome_profiles_by_episode", params)
     for measure in trends.SUPPORT_MEASURES:
@@ -271,6 +274,15 @@ def test_trends_read_only_the_chosen_measure_with_the_full_rows_results(reader, 
     assert list(reader._memo[key].columns) == [*trends.ASSESSMENT_KEYS, key[-1][0]]
     with pytest.raises(RetentionError, match="Unknown outcome measure 'patient_id'"):
         trends.outcomes_over_time_for(reader, VIEWER, spec, measure="patient_id")
+    # one clinic: only its assessments are read, and the means are those of the full rows
+    one = CohortSpec(clinic_ids=("C03",))
+    mine = cohort_episodes(reader, VIEWER, one)
+    shown = trends.outcomes_over_time_for(reader, VIEWER, one, measure="heroin_days_28")
+    pd.testing.assert_frame_equal(
+        shown, trends.outcomes_over_time(profiles, mine, measure="heroin_days_28")
+    )
+    key = next(k for k in reader._memo if k[1] == "outcome_profiles_by_episode" and k[5])
+    assert set(reader._memo[key]["patient_id"]) <= set(mine["patient_id"])
 
 
 def test_first_relapse_from_the_stores_first_weeks_equals_all_events(reader):
