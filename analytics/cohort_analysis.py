@@ -463,6 +463,13 @@ def cohort_of(
     return episodes_mod.cohort_episodes(reader, viewer, spec, columns=columns)
 
 
+def _curve_cohort(reader, viewer, spec: CohortSpec, group: str) -> pd.DataFrame:
+    """The cohort columns a curve of ``group`` reads (follow-up, outcome, the grouping's
+    source columns): a page opened after a gap change reads these, not all sixty."""
+    columns = ["patient_id", "episode_no", "duration_days", *grouping_columns(group)]
+    return cohort_of(reader, viewer, spec, columns)
+
+
 def threshold_for(reader, viewer: store.Viewer) -> int | None:
     """The small-cell threshold of the viewer's results (None: nothing is suppressed)."""
     from analytics.access import viewer_threshold
@@ -559,15 +566,18 @@ def retention_curves_for(
 ) -> CurveAnalysis:  # fmt: skip
     """:func:`retention_curves` of the spec's cohort (suppressed for de-identified viewers)."""
     analysis = retention_curves(
-        cohort_of(reader, viewer, spec), check_grouping(group), conf_type=conf_type, x_max=x_max
-    )
+        _curve_cohort(reader, viewer, spec, check_grouping(group)), group, conf_type=conf_type,
+        x_max=x_max,
+    )  # fmt: skip
     return _suppress_curves(reader, viewer, analysis)
 
 
 def dropout_incidence_for(reader, viewer, spec: CohortSpec, *, group: str = ALL):
     """:func:`dropout_incidence` of the spec's cohort (curves stop where fewer than the
     threshold remain at risk, for de-identified viewers)."""
-    cif, tests = dropout_incidence(cohort_of(reader, viewer, spec), check_grouping(group))
+    cif, tests = dropout_incidence(
+        _curve_cohort(reader, viewer, spec, check_grouping(group)), group
+    )
     threshold = threshold_for(reader, viewer)
     if threshold is not None:
         from analytics.suppression import suppress_step_table
@@ -580,7 +590,7 @@ def rmst_comparison_for(reader, viewer, spec: CohortSpec, *, group: str = ALL, t
     """:func:`rmst_comparison` of the spec's cohort; for de-identified viewers small groups
     show no count, RMST or difference."""
     table, differences = rmst_comparison(
-        cohort_of(reader, viewer, spec), check_grouping(group), tau=tau
+        _curve_cohort(reader, viewer, spec, check_grouping(group)), group, tau=tau
     )
     threshold = threshold_for(reader, viewer)
     if threshold is None:

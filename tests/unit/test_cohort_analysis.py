@@ -195,6 +195,23 @@ def test_models_of_the_cohort_read_its_few_columns_and_equal_the_full_cohorts(re
     fresh.close()
 
 
+def test_curves_of_a_cohort_read_its_few_columns_and_equal_the_full_cohorts(reader, episodes):
+    fresh = store.StoreReader(reader.path)
+    for group in ("mspss_family_tertile", "modality", "age_band"):
+        curves = ca.retention_curves_for(fresh, VIEWER, CohortSpec(), group=group)
+        expected = ca.retention_curves(episodes, group)
+        pd.testing.assert_frame_equal(curves.curves, expected.curves)
+        pd.testing.assert_frame_equal(curves.summary, expected.summary)
+        cif, gray = ca.dropout_incidence_for(fresh, VIEWER, CohortSpec(), group=group)
+        pd.testing.assert_frame_equal(cif, ca.dropout_incidence(episodes, group)[0])
+        table, _ = ca.rmst_comparison_for(fresh, VIEWER, CohortSpec(), group=group)
+        pd.testing.assert_frame_equal(table, ca.rmst_comparison(episodes, group)[0])
+    cohorts = [v for k, v in fresh._memo.items() if k[1] == "cohort_episodes"]
+    assert cohorts
+    assert all(len(c.columns) < 15 for c in cohorts)  # no whole cohort was read
+    fresh.close()
+
+
 def test_time_varying_stratified_and_split_models(reader, episodes):
     periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
     tv = rm.fit_risk_model(episodes, ["is_take_home", "dose_band"], periods=periods)
