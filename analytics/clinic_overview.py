@@ -157,11 +157,14 @@ def retention_table(
         One row per scope ("Selected clinic(s)", "All clinics") and window (:data:`WINDOWS`):
         ``scope, window, n_episodes, s90, s90_lower, s90_upper, s365, s365_lower, s365_upper``.
     """
-    rows = []
+    rows, estimated = [], {}
     for scope, frame in (("Selected clinic(s)", selected), ("All clinics", all_clinics)):
         for window, label in WINDOWS.items():
-            part = admission_window(frame, as_of, window)
-            rows.append({"scope": scope, "window": label, **retention_at(part)})
+            # with no clinic chosen the selection is all clinics: estimated once, shown twice
+            key = (id(frame), window)
+            if key not in estimated:
+                estimated[key] = retention_at(admission_window(frame, as_of, window))
+            rows.append({"scope": scope, "window": label, **estimated[key]})
     table = pd.DataFrame(rows, columns=RETENTION_COLUMNS)
     # S(365) needs a year of follow-up, which nobody admitted in the last 12 months has.
     table.loc[table["window"] == WINDOWS["last_year"], ["s365", "s365_lower", "s365_upper"]] = (
