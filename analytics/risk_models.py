@@ -254,20 +254,16 @@ def _ph_table(result, terms_for_label: dict[str, str]) -> pd.DataFrame:
 
 
 def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
-    """A term with one value in the model's rows has no effect to estimate: say which, by its
-    label, and what to do (e.g. dose band in heroin-assisted clinics only)."""
+    """A term with one value in the rows of a :func:`model_frame` has no effect to estimate:
+    say which, by its label, and what to do (e.g. dose band in heroin-assisted clinics only)."""
     for term in terms:
         column = frame[term]
-        categorical = isinstance(column.dtype, pd.CategoricalDtype)
-        if categorical:  # compare codes, not labels
-            codes = column.cat.codes.to_numpy()
-            values = codes[codes >= 0]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # model_frame keeps present levels
+            values = np.asarray(column.cat.categories)
         else:
             values = column.dropna().to_numpy()
         if values.size == 0 or bool((values == values[0]).all()):
             first = None if values.size == 0 else values[0]
-            if categorical and first is not None:
-                first = column.cat.categories[first]
             if first is None:
                 value = "no value"
             elif TERMS[term].kind == "binary":
