@@ -269,12 +269,12 @@ def missed_before_dropout(
 # hundred).
 
 
-def lasagna_for(reader, viewer, spec: CohortSpec) -> tuple[pd.DataFrame, int, float | None]:
-    """:func:`lasagna_frame` of the spec's cohort and the share of patients its weekly rows
-    come from (None: all)."""
-    first = first_relapse_rows(reader, viewer, spec)
-    cells, n_total = lasagna_frame(screen_week_rows(reader, viewer, spec), first)
-    return cells, n_total, sample_share_for(first)
+def lasagna_for(reader, viewer, spec: CohortSpec) -> tuple[pd.DataFrame, int]:
+    """:func:`lasagna_frame` of the spec's cohort (the share of patients its weekly rows come
+    from: :func:`sample_share_of_cohort_for`)."""
+    return lasagna_frame(
+        screen_week_rows(reader, viewer, spec), first_relapse_rows(reader, viewer, spec)
+    )
 
 
 def positive_by_week_for(

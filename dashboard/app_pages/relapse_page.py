@@ -44,7 +44,7 @@ def note_sample() -> None:
 if lasagna_tab.open:
     with lasagna_tab, widgets.error_panel():
         with st.spinner("Reading urine screens…"):
-            cells, n_total, _ = data.computed(f"{PATTERNS}:lasagna_for", spec)
+            cells, n_total = data.computed(f"{PATTERNS}:lasagna_for", spec)
         st.subheader("Urine results by week (lasagna plot)")
         sort_by = st.radio(
             "Rows ordered by", ("retention", "label"), horizontal=True, key="relapse_sort",

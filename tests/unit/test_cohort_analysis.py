@@ -341,7 +341,7 @@ def test_relapse_page_sections_read_each_part_once_and_match_the_rows(demo_store
         monkeypatch.setattr(relapse, name, counted)
     cif, gray = rp.first_relapse_incidence_for(fresh, VIEWER, spec, group="modality")
     assert reads == ["first_relapse"]  # the first-relapse section reads no weekly rows
-    cells, n_total, share = rp.lasagna_for(fresh, VIEWER, spec)
+    cells, n_total = rp.lasagna_for(fresh, VIEWER, spec)
     weekly = rp.positive_by_week_for(fresh, VIEWER, spec, group="dose_band")
     before = rp.missed_before_dropout_for(fresh, VIEWER, spec)
     assert rp.sample_share_of_cohort_for(fresh, VIEWER, spec) is None
@@ -349,7 +349,7 @@ def test_relapse_page_sections_read_each_part_once_and_match_the_rows(demo_store
     assert reads == ["first_relapse", "screen_weeks", "missed_dose_days"]  # each part once
     expected_cells, expected_total = rp.lasagna_frame(rows.weeks, rows.first)
     pd.testing.assert_frame_equal(cells, expected_cells)
-    assert (n_total, share) == (expected_total, None)
+    assert n_total == expected_total  # and every patient's rows: the share is None above
     pd.testing.assert_frame_equal(
         weekly, rp.positive_by_week(rows.weeks, rows.first, group="dose_band")
     )
