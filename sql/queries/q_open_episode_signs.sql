@@ -1,10 +1,9 @@
 -- Grain: one row per episode open at $as_of, within the viewer's clinics and, when $clinic_ids
 -- is not empty, those clinics: the counts behind the at-risk list's warning signs, so that a
 -- large store sends one row per patient in treatment instead of their recent days and weeks.
---   missed_short, missed_long   missed dose days in the last $missed_short_days and
---                               $missed_long_days days up to $as_of (a missed day: a day of the
---                               episode no visit's own day or take-home cover reaches; as in
---                               fct_missed_dose_days, from recent visits only)
+--   missed_short, missed_long   missed dose days (fct_missed_dose_days: a day of the episode no
+--                               visit's own day or take-home cover reaches) in the last
+--                               $missed_short_days and $missed_long_days days up to $as_of
 --   n_positive_screen_weeks     weeks with a positive opioid screen that started in the last
 --                               $screen_days days
 --   has_recent_relapse          a relapse after a negative run in a week that started in the
@@ -26,74 +25,23 @@ with open_episodes as (
         and (len($clinic_ids::varchar[]) = 0 or list_contains($clinic_ids::varchar[], clinic_id))
 ),
 
-window_days as (
-    select
-        patient_id,
-        clinic_id,
-        episode_no,
-        unnest(
-            range(
-                greatest(start_date, $as_of::date - ($missed_long_days::integer - 1)),
-                $as_of::date + 1,
-                interval 1 day
-            )
-        )::date as day_date
-    from open_episodes
-),
-
-longest_cover as (
-    select coalesce(max(take_home_days), 0) as take_home_days from stg_dosing_visits
-),
-
-recent_visits as (
-    select
-        visits.patient_id,
-        visits.clinic_id,
-        visits.visit_date,
-        least(visits.visit_date + visits.take_home_days, $as_of::date) as cover_end_date
-    from stg_dosing_visits as visits, longest_cover
-    where
-        visits.visit_date <= $as_of::date
-        and visits.visit_date
-        >= $as_of::date - ($missed_long_days::integer - 1) - longest_cover.take_home_days
-        -- only visits whose cover reaches into the window (the bound above lets the scan
-        -- skip old row groups; this one drops the many earlier visits without take-homes)
-        and visits.visit_date + visits.take_home_days
-        >= $as_of::date - ($missed_long_days::integer - 1)
-),
-
-covered_days as (
-    -- each recent visit's covered days inside the window, as (patient, clinic, day): an
-    -- equality join below instead of a range join of every window day with every visit (a
-    -- day covered twice needs no distinct: the anti join only asks whether it is covered)
-    select
-        patient_id,
-        clinic_id,
-        unnest(
-            range(
-                greatest(visit_date, $as_of::date - ($missed_long_days::integer - 1)),
-                cover_end_date + 1,
-                interval 1 day
-            )
-        )::date as day_date
-    from recent_visits
-),
-
 missed as (
+    -- the episode's missed dose days (fct_missed_dose_days) in the window: materialised with
+    -- the episodes, so no visit is read here
     select
-        window_days.patient_id,
-        window_days.episode_no,
+        missed_days.patient_id,
+        missed_days.episode_no,
         count(*) filter (
-            where window_days.day_date > $as_of::date - $missed_short_days::integer
+            where missed_days.missed_date > $as_of::date - $missed_short_days::integer
         ) as missed_short,
         count(*) as missed_long
-    from window_days
-    anti join covered_days
+    from fct_missed_dose_days($gap_days, $as_of) as missed_days
+    semi join open_episodes
         on
-            window_days.patient_id = covered_days.patient_id
-            and window_days.clinic_id = covered_days.clinic_id
-            and window_days.day_date = covered_days.day_date
-    group by window_days.patient_id, window_days.episode_no
+            missed_days.patient_id = open_episodes.patient_id
+            and missed_days.episode_no = open_episodes.episode_no
+    where missed_days.missed_date > $as_of::date - $missed_long_days::integer
+    group by missed_days.patient_id, missed_days.episode_no
 ),
 
 positive_weeks as (
