@@ -88,6 +88,8 @@ PATIENT_LEVEL_QUERIES: dict[str, QueryAccess] = {
     "first_relapse_weeks": QueryAccess("week of the first relapse per episode"),
     "missed_dose_days": QueryAccess("missed dose days per episode"),
     "patient_months": QueryAccess("missed doses per episode and month"),
+    "support_assessments": QueryAccess("family and social support scores per episode"),
+    "outcome_profiles_by_episode": QueryAccess("TOP-style outcome profiles per episode"),
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from analytics import access, audit, store
 from analytics.errors import AccessDenied, RetentionError
 from analytics.store import StoreReader
+from analytics.suppression import suppression_threshold
 from analytics.userfile import pseudonym_secret
 from tests.accounts import NOW, add_accounts
 
@@ -281,3 +282,70 @@ def test_audit_when_store_clock_is_not_passed(shop) -> None:
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     reader.scoped_query("patient_admissions", admin, {"clinic_id": "C03"}, what="test:clock")
     assert _last_entry(path, "test:clock")["recorded_at"] >= before - dt.timedelta(seconds=1)
+
+
+def _any_query_params(con) -> dict:
+    """A value for every parameter any named query takes (no filters, all clinics)."""
+    from analytics.cohort_spec import CohortSpec
+    from analytics.episodes import cohort_params
+
+    as_of = store.data_cutoff(con)
+    return {
+        **cohort_params(CohortSpec(), as_of),
+        **store.scope_params(con, store.LOCAL_ADMIN),
+        "clinic_id": "C01",
+        "import_id": None,
+        "max_episodes": 1000,
+        "max_week_no": None,
+        "sample_share": None,
+        "missed_short_days": 7,
+        "missed_long_days": 14,
+        "screen_days": 28,
+        "relapse_days": 84,
+    }
+
+
+def test_every_query_returning_patient_ids_is_guarded_as_patient_level(demo_store: Path):
+    """A named query whose rows carry patient ids must be in PATIENT_LEVEL_QUERIES: only
+    then does the access layer scope, audit and de-identify it. (The support and outcome
+    trends read two such queries around it, so a researcher's pseudonymised cohort joined
+    none of their rows: empty charts.)"""
+    reader = StoreReader(demo_store)
+    unguarded, guarded = [], []
+    with reader.cursor() as cur:
+        params = _any_query_params(cur)
+        for path in sorted((store.SQL_DIR / "queries").glob("q_*.sql")):
+            name = path.stem.removeprefix("q_")
+            sql = path.read_text(encoding="utf-8")
+            named = set(store._PARAMETER.findall(sql))
+            relation = cur.sql(sql, params={k: v for k, v in params.items() if k in named})
+            if "patient_id" in relation.columns:
+                guarded.append(name)
+                if name not in access.PATIENT_LEVEL_QUERIES:
+                    unguarded.append(name)
+    reader.close()
+    assert unguarded == []
+    assert {"cohort_episodes", "support_assessments", "outcome_profiles_by_episode"} <= set(guarded)
+
+
+def test_researchers_see_the_support_and_outcome_trends_a_manager_sees(shop) -> None:
+    """The trends join the assessments to the cohort on pseudonyms for a researcher: the same
+    means as an administrator's, points below the suppression threshold dropped."""
+    from analytics import trends
+    from analytics.cohort_spec import CohortSpec
+
+    path, reader, _ = shop
+    admin, _, researcher = _viewers(shop)
+    with reader.cursor() as cur:
+        threshold = suppression_threshold(cur)
+    spec = CohortSpec()
+    for over_time, measure in (
+        (trends.support_over_time_for, "mspss_family"),
+        (trends.outcomes_over_time_for, "heroin_days_28"),
+    ):
+        theirs = over_time(reader, researcher, spec, measure=measure, group="modality")
+        ours = over_time(reader, admin, spec, measure=measure, group="modality")
+        ours = ours[ours["n"] >= threshold].reset_index(drop=True)
+        assert len(theirs) > 10
+        pd.testing.assert_frame_equal(theirs, ours)
+    assert "support over time" in set(audit.read_audit(path)["what"])
