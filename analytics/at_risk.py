@@ -37,6 +37,7 @@ If the model cannot be fitted (too few episodes or events), ``risk_90d`` is NaN 
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,15 +286,28 @@ def with_signs(open_episodes: pd.DataFrame, signs: pd.DataFrame) -> pd.DataFrame
     """The open episodes with their sign counts and current take-home status from ``signs``
     (the counts of ``q_open_episode_signs``, :data:`SIGN_COUNTS` renamed, and
     ``is_take_home``): zero counts, no relapse and no take-home for an episode without a row
-    there. One left merge: the episodes' order is kept."""
+    there. The episodes' order is kept."""
     counts = ["missed_7d", "missed_14d", "n_positive_4w"]
-    table = open_episodes.merge(
-        signs[[*KEYS, *SIGN_COUNTS.values(), "is_take_home"]], on=KEYS, how="left"
-    )
+    wanted = [*SIGN_COUNTS.values(), "is_take_home"]
+    if _same_keys(open_episodes, signs):
+        # the usual case (no cohort filter beyond clinics): the query returns the same
+        # episodes in the cohort's order, so the counts go alongside without a join
+        table = open_episodes.reset_index(drop=True)
+        for column in wanted:
+            table[column] = signs[column].to_numpy()
+    else:
+        table = open_episodes.merge(signs[[*KEYS, *wanted]], on=KEYS, how="left")
     table["is_take_home"] = table["is_take_home"].fillna(0).astype(int)
     table[counts] = table[counts].fillna(0).astype(int)
     table["relapse"] = table["relapse"].eq(True)
     return table
+
+
+def _same_keys(left: pd.DataFrame, right: pd.DataFrame) -> bool:
+    """True if both frames hold the same KEYS row by row."""
+    return len(left) == len(right) and all(
+        np.array_equal(left[key].to_numpy(), right[key].to_numpy()) for key in KEYS
+    )
 
 
 def assemble(open_signed: pd.DataFrame, risk: np.ndarray) -> pd.DataFrame:
@@ -353,13 +367,17 @@ def at_risk_patients(
         "screen_days": 7 * SCREEN_WINDOW_WEEKS,
         "relapse_days": 7 * RELAPSE_WINDOW_WEEKS,
     }
-    # counted in SQL for the open episodes of the chosen clinics only: one row per patient in
-    # treatment, however many days and weeks lie behind the counts
-    signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
-    signs = signs.rename(columns=SIGN_COUNTS)
-    episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
-    open_signed = with_signs(episodes[episodes["is_open"].astype(bool)], signs)
-    model = leaving_model(reader, viewer, spec.gap_days, as_of)
+    # the model (once per gap rule and cut-off) is read and fitted while the signs and the
+    # cohort are read: its Python work overlaps their queries
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        model_fitted = pool.submit(leaving_model, reader, viewer, spec.gap_days, as_of)
+        # counted in SQL for the open episodes of the chosen clinics only: one row per patient
+        # in treatment, however many days and weeks lie behind the counts
+        signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
+        signs = signs.rename(columns=SIGN_COUNTS)
+        episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
+        open_signed = with_signs(episodes[episodes["is_open"].astype(bool)], signs)
+        model = model_fitted.result()
     risk = np.full(len(open_signed), np.nan)
     if model.result is not None and len(open_signed):
         days = open_signed["duration_days"].to_numpy()

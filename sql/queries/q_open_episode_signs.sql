@@ -1,6 +1,8 @@
 -- Grain: one row per episode open at $as_of, within the viewer's clinics and, when $clinic_ids
 -- is not empty, those clinics: the counts behind the at-risk list's warning signs, so that a
 -- large store sends one row per patient in treatment instead of their recent days and weeks.
+-- Rows come in the cohort's order (q_cohort_episodes), so the list can take the counts
+-- alongside its open episodes without a join.
 --   missed_short, missed_long   missed dose days (fct_missed_dose_days: a day of the episode no
 --                               visit's own day or take-home cover reaches) in the last
 --                               $missed_short_days and $missed_long_days days up to $as_of
@@ -107,3 +109,8 @@ left join take_homes
     on
         open_episodes.patient_id = take_homes.patient_id
         and open_episodes.episode_no = take_homes.episode_no
+order by
+    open_episodes.clinic_id,
+    open_episodes.start_date,
+    open_episodes.patient_id,
+    open_episodes.episode_no

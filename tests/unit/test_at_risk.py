@@ -282,3 +282,37 @@ def test_every_clinic_filter_shares_one_model(reader):
     for column in ["missed_7d", "missed_14d", "n_positive_4w", *at_risk.SIGNS, "reasons"]:
         assert (shared[column] == shared[f"{column}_all"]).all(), column
     assert shared[["missed_7d", "n_positive_4w"]].to_numpy().sum() > 0
+
+
+def test_signs_come_in_the_cohorts_order_and_join_alike_in_any_order(reader, demo_as_of):
+    """q_open_episode_signs returns the open episodes in the cohort's order, so the counts
+    are put alongside them without a join; a cohort filtered beyond clinics (fewer rows) or
+    signs in another order take the join, with the same result."""
+    spec = CohortSpec(gap_days=14, as_of=demo_as_of)
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, spec)
+    open_episodes = episodes[episodes["is_open"].astype(bool)]
+    params = {
+        "gap_days": 14,
+        "as_of": demo_as_of,
+        "clinic_ids": [],
+        "missed_short_days": at_risk.MISSED_SHORT_DAYS,
+        "missed_long_days": at_risk.MISSED_LONG_DAYS,
+        "screen_days": 28,
+        "relapse_days": 84,
+    }
+    signs = at_risk.patient_rows(
+        reader, store.LOCAL_ADMIN, "open_episode_signs", params, what="test"
+    ).rename(columns=at_risk.SIGN_COUNTS)
+    assert at_risk._same_keys(open_episodes, signs)
+    alongside = at_risk.with_signs(open_episodes, signs)
+    shuffled = signs.sample(frac=1, random_state=3).reset_index(drop=True)
+    assert not at_risk._same_keys(open_episodes, shuffled)
+    joined = at_risk.with_signs(open_episodes, shuffled)
+    pd.testing.assert_frame_equal(alongside, joined)
+    assert alongside["missed_14d"].sum() > 0 and alongside["relapse"].any()
+    women = open_episodes[open_episodes["sex"] == "F"]
+    assert 0 < len(women) < len(open_episodes)
+    pd.testing.assert_frame_equal(
+        at_risk.with_signs(women, signs),
+        alongside[alongside["sex"] == "F"].reset_index(drop=True),
+    )
