@@ -309,7 +309,8 @@ def test_signs_come_in_the_cohorts_order_and_join_alike_in_any_order(reader, dem
     assert not at_risk._same_keys(open_episodes, shuffled)
     joined = at_risk.with_signs(open_episodes, shuffled)
     pd.testing.assert_frame_equal(alongside, joined)
-    assert alongside["missed_14d"].sum() > 0 and alongside["relapse"].any()
+    assert alongside["missed_14d"].sum() > 0
+    assert alongside["relapse"].any()
     women = open_episodes[open_episodes["sex"] == "F"]
     assert 0 < len(women) < len(open_episodes)
     pd.testing.assert_frame_equal(
