@@ -555,7 +555,9 @@ def suppress_cohort_size(size: dict[str, int], threshold: int) -> dict[str, floa
 
 def cohort_summary_for(reader, viewer, spec: CohortSpec) -> dict[str, int]:
     """:func:`cohort_size` of the spec's cohort (small counts NaN for de-identified viewers)."""
-    size = cohort_size(cohort_of(reader, viewer, spec))
+    from analytics.table_one import cohort_page_columns  # table_one builds on this module
+
+    size = cohort_size(cohort_of(reader, viewer, spec, cohort_page_columns()))
     threshold = threshold_for(reader, viewer)
     return size if threshold is None else suppress_cohort_size(size, threshold)
 

@@ -212,6 +212,18 @@ def test_curves_of_a_cohort_read_its_few_columns_and_equal_the_full_cohorts(read
     fresh.close()
 
 
+def test_cohort_page_reads_one_narrow_cohort_for_its_size_and_every_table_one(reader, episodes):
+    fresh = store.StoreReader(reader.path)
+    assert ca.cohort_summary_for(fresh, VIEWER, CohortSpec()) == ca.cohort_size(episodes)
+    for group in ca.GROUPINGS:
+        table = t1.table_one_for(fresh, VIEWER, CohortSpec(), group=group)
+        pd.testing.assert_frame_equal(table, t1.table_one(episodes, group), obj=group)
+    cohorts = [v for k, v in fresh._memo.items() if k[1] == "cohort_episodes"]
+    assert len(cohorts) == 1  # one read for the size and all the tables
+    assert len(cohorts[0].columns) < 30
+    fresh.close()
+
+
 def test_time_varying_stratified_and_split_models(reader, episodes):
     periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
     tv = rm.fit_risk_model(episodes, ["is_take_home", "dose_band"], periods=periods)
