@@ -437,7 +437,10 @@ def deidentify(
       ``clinic_id``) → pseudonyms too (``RA-…`` for ``admission_id``);
     - ``*_date`` columns shifted by the patient's stable offset in ±``max_shift_days`` days
       (intervals within a patient are kept) with ``date_mode="shift"``, or reduced to the
-      first of the month with ``"month"`` (also used when there is no ``patient_id``);
+      first of the month with ``"month"`` (also used when there is no ``patient_id``), or
+      kept with ``"keep"``: only for analyses that publish suppressed aggregates of calendar
+      dates (admissions this month, retention by admission year), never rows (a shifted
+      date against the true cut-off would count the wrong patients);
     - age columns (``age``, ``age_*``, ``*_age``): 90 and over become ``"90+"`` (text);
     - free-text columns (``raw_row``, ``notes``, ``*_text``…) and exact birth dates or years
       are dropped.
@@ -449,8 +452,8 @@ def deidentify(
     """
     if viewer.identifiable:
         return frame.copy()
-    if date_mode not in {"shift", "month"}:
-        raise ValueError(f"date_mode must be 'shift' or 'month', got {date_mode!r}")
+    if date_mode not in {"shift", "month", "keep"}:
+        raise ValueError(f"date_mode must be 'shift', 'month' or 'keep', got {date_mode!r}")
     drop = [c for c in frame.columns if _is_free_text(c) or c in DROPPED_COLUMNS]
     out = frame.drop(columns=drop)
     offsets = None
@@ -460,7 +463,8 @@ def deidentify(
         offsets = out["patient_id"].map(offset_of).to_numpy(dtype=float, na_value=np.nan)
     for column in list(out.columns):
         if column.endswith("_date"):
-            out[column] = _shift_dates(out[column], offsets, date_mode)
+            if date_mode != "keep":
+                out[column] = _shift_dates(out[column], offsets, date_mode)
         elif AGE_PATTERN.match(column):
             out[column] = _age_labels(out[column])
     for column in list(out.columns):

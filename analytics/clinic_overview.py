@@ -307,8 +307,12 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of)
-    # the columns the overview reads: a million episodes convert and copy only these
-    everyone = cohort_episodes(reader, viewer, spec.replace(clinic_ids=()), columns=_COLUMNS)
+    # the columns the overview reads: a million episodes convert and copy only these. True
+    # dates: it counts admissions and exits in calendar months and windows before the cut-off,
+    # and publishes only counts and estimates, suppressed below for de-identified viewers
+    everyone = cohort_episodes(
+        reader, viewer, spec.replace(clinic_ids=()), columns=_COLUMNS, date_mode="keep"
+    )
     selected = everyone
     if spec.clinic_ids:
         selected = everyone[everyone["clinic_id"].isin(spec.clinic_ids)]
@@ -316,7 +320,7 @@ def clinic_overview(reader: store.StoreReader, viewer: store.Viewer, spec: Cohor
         raise RetentionError(
             "No treatment episodes in this selection: choose other clinics or filters."
         )
-    months = clinic_months(reader, viewer, spec)
+    months = clinic_months(reader, viewer, spec, suppressed=False)  # summed, then suppressed
     overview = Overview(
         as_of=as_of,
         n_in_treatment=in_treatment_now(selected),

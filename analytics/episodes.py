@@ -195,6 +195,7 @@ def cohort_episodes(
     spec: CohortSpec,
     *,
     columns: Sequence[str] | None = None,
+    date_mode: str = "shift",
 ) -> pd.DataFrame:
     """Episodes of the cohort with outcome and baseline covariates, within the viewer's scope.
 
@@ -202,7 +203,9 @@ def cohort_episodes(
     ``event`` and ``status``, the outcome under ``spec.outcome`` (for ``any_exit`` ``status``
     equals ``event``; for ``dropout`` it is ``dropout_status``). With ``columns``, only those
     (and the outcome's) are read, rows in the same order: a page reading a few of the sixty
-    columns of a million episodes converts only those.
+    columns of a million episodes converts only those. ``date_mode``: how a viewer without
+    identifiable access gets the dates (``analytics.access.deidentify``); ``"keep"`` only for
+    analyses that publish suppressed calendar aggregates.
     """
     from analytics.access import patient_rows  # access builds on the store, as we do
 
@@ -212,7 +215,7 @@ def cohort_episodes(
         read = [c for c in read if c not in ("event", "status")]
         # the whole cohort, if a page already read it, holds these columns (same rows, same
         # order, same values): taking them costs milliseconds, a read half a second at 1M
-        whole = reader.remembered(("cohort_episodes", viewer, spec, None))
+        whole = reader.remembered(_memo_key(viewer, spec, None, date_mode))
         if whole is not None and set(read) <= set(whole.columns):
             outcome = [c for c in whole.columns if c in ("event", "status")]  # as added
             return whole[[*read, *outcome]]
@@ -221,15 +224,23 @@ def cohort_episodes(
         with reader.cursor() as cur:
             as_of = resolve_as_of(cur, spec)
         params = cohort_params(spec, as_of)
-        frame = patient_rows(reader, viewer, "cohort_episodes", params, columns=read)
+        frame = patient_rows(
+            reader, viewer, "cohort_episodes", params, columns=read, date_mode=date_mode
+        )
         return with_outcome(numeric_ages(frame), spec.outcome)
 
     # several analyses of one page build on the same cohort: derive (and audit) it once.
     # A shallow copy (a deep one costs a second per call at a million episodes): analyses add
     # or replace columns and never write into the shared ones (a test runs every analysis and
     # checks the remembered cohort is unchanged).
-    key = ("cohort_episodes", viewer, spec, None if columns is None else tuple(columns))
+    key = _memo_key(viewer, spec, None if columns is None else tuple(columns), date_mode)
     return reader.memoized(key, compute).copy(deep=False)
+
+
+def _memo_key(viewer, spec: CohortSpec, columns: tuple[str, ...] | None, date_mode: str):
+    # true dates are remembered apart: no analysis showing rows may be handed them
+    key = ("cohort_episodes", viewer, spec, columns)
+    return key if date_mode == "shift" else (*key, date_mode)
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -309,18 +309,21 @@ def suppress_clinic_months(rows: pd.DataFrame, threshold: int) -> pd.DataFrame:
 
 
 def clinic_months(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, *, suppressed: bool = True
 ) -> pd.DataFrame:
     """Per clinic and month: in treatment, admissions, exits by reason and the admission
     cohort's 90-day and one-year retention counts (``fct_clinic_months``), for the spec's
     clinics within the viewer's scope. Adds ``retention_90`` and ``retention_365``
-    (retained / evaluable, NaN when nobody is evaluable yet)."""
+    (retained / evaluable, NaN when nobody is evaluable yet).
+
+    ``suppressed=False``: counts as stored, for a caller that sums clinics and suppresses
+    the sums (hiding each clinic's small months first would drop them from the sums)."""
     # aggregate rows: scoped by the reader, suppressed below for de-identified viewers
     rows = reader.scoped_query("clinic_months", viewer, _mart_params(reader, spec))
     if spec.clinic_ids:
         rows = rows[rows["clinic_id"].isin(spec.clinic_ids)]
     rows = rows.sort_values(["clinic_id", "month_start"], ignore_index=True)
-    if not viewer.identifiable:
+    if suppressed and not viewer.identifiable:
         with reader.cursor() as cur:
             threshold = suppression_threshold(cur)
         rows = suppress_clinic_months(rows, threshold)

@@ -349,3 +349,34 @@ def test_researchers_see_the_support_and_outcome_trends_a_manager_sees(shop) -> 
         assert len(theirs) > 10
         pd.testing.assert_frame_equal(theirs, ours)
     assert "support over time" in set(audit.read_audit(path)["what"])
+
+
+@pytest.mark.parametrize("clinic_ids", [(), ("C02",)])
+def test_researchers_get_the_overview_of_true_dates_suppressed(shop, clinic_ids) -> None:
+    """The overview counts calendar months and admission windows: from a researcher's shifted
+    dates against the true cut-off it counted other patients (admissions this month 29 instead
+    of 74), and small clinic-months hidden before summing dropped out of the trends. It must be
+    the administrator's overview with small numbers suppressed."""
+    import dataclasses
+
+    from analytics import clinic_overview
+    from analytics.cohort_spec import CohortSpec
+
+    _, reader, _ = shop
+    admin, _, researcher = _viewers(shop)
+    with reader.cursor() as cur:
+        threshold = suppression_threshold(cur)
+    spec = CohortSpec(clinic_ids=clinic_ids)
+    theirs = clinic_overview.clinic_overview(reader, researcher, spec)
+    ours = clinic_overview.suppress_overview(
+        clinic_overview.clinic_overview(reader, admin, spec), threshold
+    )
+    for part in dataclasses.fields(ours):
+        mine, expected = getattr(theirs, part.name), getattr(ours, part.name)
+        if isinstance(expected, pd.DataFrame):
+            pd.testing.assert_frame_equal(mine, expected, obj=part.name)
+        else:
+            assert mine == expected or (pd.isna(mine) and pd.isna(expected)), part.name
+    assert len(theirs.monthly) > 30
+    if not clinic_ids:
+        assert theirs.n_admissions_month >= threshold
