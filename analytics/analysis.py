@@ -336,24 +336,38 @@ def suppress_retention_tables(
     tables: dict[str, pd.DataFrame], curves: pd.DataFrame, threshold: int
 ) -> dict[str, pd.DataFrame]:
     """The other tables of :func:`retention_tables` for a viewer whose counts are suppressed
-    (``curves`` already suppressed): S(t) rows where fewer than the threshold remain hidden,
-    medians past a curve's end hidden, log-rank group counts suppressed."""
+    (``curves`` already suppressed): S(t) at times and medians from where the group's
+    suppressed curve stops are hidden, log-rank group counts suppressed.
+
+    (S(t) rows follow the curve: their ``n_event`` and ``n_censor`` count what happened since
+    the previous time asked for, so the curve's own rule, applied to them, hid estimates with
+    hundreds at risk.)"""
     from analytics import suppression
 
     out = dict(tables)
+    hidden = curves[curves["survival"].isna()] if "survival" in curves.columns else curves[:0]
+    stops = hidden.groupby(hidden["group"].astype(str) if "group" in hidden.columns else 0)[
+        "time"
+    ].min()
+
+    def stop_of(table: pd.DataFrame) -> np.ndarray:
+        keys = table["group"].astype(str) if "group" in table.columns else pd.Series(0, table.index)
+        return keys.map(lambda k: stops.get(k, np.inf)).to_numpy(float)
+
     if "survival_at_times" in out:
-        out["survival_at_times"] = suppression.suppress_survival_curve(
-            out["survival_at_times"], threshold
+        at_times = out["survival_at_times"].copy()
+        past = at_times["time"].to_numpy(float) >= stop_of(at_times)
+        for column in (*suppression.KM_COUNT_COLUMNS, *suppression.KM_VALUE_COLUMNS):
+            if column in at_times.columns:
+                at_times[column] = at_times[column].astype(float).where(~past)
+        at_times.attrs.update(
+            suppressed_columns=[c for c in suppression.KM_COUNT_COLUMNS if c in at_times],
+            suppression_threshold=threshold,
         )
-    if "median" in out and "survival" in curves.columns:
+        out["survival_at_times"] = at_times
+    if "median" in out:
         median = out["median"].copy()
-        stops = (
-            curves[curves["survival"].isna()]
-            .groupby(curves["group"].astype(str) if "group" in curves.columns else 0)["time"]
-            .min()
-        )
-        keys = median["group"].astype(str) if "group" in median.columns else pd.Series(0)
-        stop = keys.map(lambda k: stops.get(k, np.inf)).to_numpy(float)
+        stop = stop_of(median)
         for column in ("median", "lower", "upper"):
             if column in median.columns:
                 values = median[column].astype(float)

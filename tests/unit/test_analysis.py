@@ -139,3 +139,35 @@ def test_png_and_pdf_open_with_expected_size(curves_result):
     pdf = figure_bytes(fig, "pdf", width=672, height=480)
     assert pdf.startswith(b"%PDF")
     assert len(pdf) > 5_000
+
+
+def test_suppressed_survival_at_times_follows_the_suppressed_curve(reader):
+    """S(t) at chosen times is hidden from where the group's suppressed curve stops, no
+    earlier: the curve's rule applied to the S(t) rows (whose n_event and n_censor count
+    since the previous time asked for) hid estimates with hundreds at risk."""
+    from analytics import suppression
+    from analytics.analysis import retention_tables, suppress_retention_tables
+
+    threshold = 11
+    analysis = Analysis(
+        kind="retention_curves",
+        settings={"group_by": "clinic_id", "times": [30, 90, 180, 365, 545, 730]},
+    )
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    tables, curves, _ = retention_tables(episodes, analysis)
+    hidden_curves = suppression.suppress_survival_curve(curves, threshold)
+    shown = suppress_retention_tables(tables, hidden_curves, threshold)["survival_at_times"]
+    full = tables["survival_at_times"]
+    assert len(shown) == len(full)
+    merged = full.merge(shown, on=["group", "time"], suffixes=("", "_shown"))
+    stops = hidden_curves[hidden_curves["survival"].isna()].groupby("group")["time"].min()
+    past = merged["time"] >= merged["group"].map(stops).fillna(float("inf"))
+    assert merged.loc[past, "survival_shown"].isna().all()
+    assert merged.loc[past, "n_risk_shown"].isna().all()
+    kept = merged[~past]
+    assert (kept["survival_shown"] == kept["survival"]).all()
+    assert (kept["n_risk"] >= threshold).all()
+    # rows the curve's rule hid although the curve goes on past them are shown
+    old_rule = kept["n_risk"] - kept["n_event"] - kept["n_censor"] < threshold
+    assert old_rule.any()
+    assert past.any()
