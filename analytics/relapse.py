@@ -36,12 +36,19 @@ def _mart_params(reader: store.StoreReader, spec: CohortSpec) -> dict:
 
 
 def _mart(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec, name: str, **params
+    reader: store.StoreReader,
+    viewer: store.Viewer,
+    spec: CohortSpec,
+    name: str,
+    date_mode: str = "shift",
+    **params,
 ) -> pd.DataFrame:
-    """Patient-level mart rows, through the access layer (scoped, audited, de-identified)."""
+    """Patient-level mart rows, through the access layer (scoped, audited, de-identified;
+    ``date_mode`` as ``analytics.access.deidentify``)."""
     from analytics.access import patient_rows  # access builds on the store, as we do
 
-    return patient_rows(reader, viewer, name, {**_mart_params(reader, spec), **params})
+    params = {**_mart_params(reader, spec), **params}
+    return patient_rows(reader, viewer, name, params, date_mode=date_mode)
 
 
 def _share(sample_share: float | None) -> float | None:
@@ -228,11 +235,15 @@ def missed_dose_days(
     spec: CohortSpec,
     *,
     sample_share: float | None = None,
+    date_mode: str = "shift",
 ) -> pd.DataFrame:
     """Every missed dose day of the cohort's episodes: ``patient_id, clinic_id, episode_no,
     missed_date`` (uncovered days inside an episode, and up to the cut-off if it is open);
-    ``sample_share`` as :func:`screen_weeks`."""
-    rows = _mart(reader, viewer, spec, "missed_dose_days", sample_share=_share(sample_share))
+    ``sample_share`` as :func:`screen_weeks`; ``date_mode="keep"`` only for counts against
+    calendar dates (``analytics.access.deidentify``)."""
+    rows = _mart(
+        reader, viewer, spec, "missed_dose_days", date_mode, sample_share=_share(sample_share)
+    )
     order = [*EPISODE_KEYS, "missed_date"]
     return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
 

@@ -332,7 +332,9 @@ def report_content(
     curve_spec = spec
     if period and period[0]:
         curve_spec = spec.replace(admitted_from=start, admitted_to=end)
-    episodes = cohort_episodes(reader, viewer, spec)
+    # true dates: the report counts admissions in a calendar period and recent missed doses
+    # and screens before the cut-off, and publishes only (suppressed) counts of them
+    episodes = cohort_episodes(reader, viewer, spec, date_mode="keep")
     if episodes.empty:
         raise ReportError("The selection has no episodes: check the clinic and the filters.")
     curve_episodes = cohort_episodes(reader, viewer, curve_spec) if curve_spec != spec else episodes
@@ -377,7 +379,7 @@ def report_content(
     )
     tables["comparison"] = comparison_table
     weeks = relapse.screen_weeks(reader, viewer, spec)
-    missed = relapse.missed_dose_days(reader, viewer, spec)
+    missed = relapse.missed_dose_days(reader, viewer, spec, date_mode="keep")
     counts = at_risk_counts(episodes, missed, weeks, as_of)
     if threshold is not None:
         counts["n"] = [_count(int(n), threshold) for n in counts["n"]]

@@ -380,3 +380,29 @@ def test_researchers_get_the_overview_of_true_dates_suppressed(shop, clinic_ids)
     assert len(theirs.monthly) > 30
     if not clinic_ids:
         assert theirs.n_admissions_month >= threshold
+
+
+def test_researchers_get_the_reports_counts_of_true_dates(shop) -> None:
+    """A report counts admissions in a calendar period and missed doses and positive screens
+    before the cut-off: a researcher's report must give the administrator's counts (small
+    ones hidden), not counts of shifted dates (500 missed doses instead of 205)."""
+    from analytics import report
+    from analytics.cohort_spec import CohortSpec
+
+    _, reader, _ = shop
+    admin, _, researcher = _viewers(shop)
+    with reader.cursor() as cur:
+        threshold = suppression_threshold(cur)
+    for clinic_id in (None, "C02"):
+        theirs = report.report_content(reader, researcher, CohortSpec(), clinic_id=clinic_id)
+        ours = report.report_content(reader, admin, CohortSpec(), clinic_id=clinic_id)
+        counts = ours.tables["at_risk_counts"]
+        expected = [report._count(int(n), threshold) for n in counts["n"]]
+        assert theirs.tables["at_risk_counts"]["n"].tolist() == expected
+        if clinic_id is None:
+            assert min(int(n) for n in counts["n"]) >= threshold
+        mine, true = dict(theirs.headline), dict(ours.headline)
+        assert mine.keys() == true.keys()
+        for measure, value in true.items():
+            if measure.startswith(("In treatment", "Admissions")):
+                assert mine[measure] == report._count(int(value.replace(",", "")), threshold)
