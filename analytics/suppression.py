@@ -181,7 +181,7 @@ def suppress_risk_table(
     out = risk_table.copy()
     if group not in out.columns:
         out[group] = "All patients"
-    out = out.sort_values([group, time], kind="stable").reset_index(drop=True)
+    out = _by_group_then(out, group, time)
     values = pd.to_numeric(out[count], errors="coerce").to_numpy(float)
     hidden = ~np.isnan(values) & (values < threshold)
     codes = out.groupby(group, sort=False).ngroup().to_numpy()
@@ -204,6 +204,15 @@ def suppress_risk_table(
     return result
 
 
+def _by_group_then(frame: pd.DataFrame, group: str, time: str) -> pd.DataFrame:
+    """Rows by group, groups in the order they come (the analyses' natural level order, which
+    sets the legend and the colours; sorting by the label put "<30" after "50+"), then by
+    time."""
+    order = pd.factorize(frame[group])[0]
+    position = np.lexsort((frame[time].to_numpy(), order))
+    return frame.iloc[position].reset_index(drop=True)
+
+
 def suppress_survival_curve(
     km_frame: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD, *, group: str = "group"
 ) -> pd.DataFrame:
@@ -221,7 +230,7 @@ def suppress_survival_curve(
     has_group = group in out.columns
     if not has_group:
         out[group] = "All patients"
-    out = out.sort_values([group, "time"], kind="stable").reset_index(drop=True)
+    out = _by_group_then(out, group, "time")
     left = out["n_risk"] - out.get("n_event", 0) - out.get("n_censor", 0)
     small = (left < threshold) | (out["n_risk"] < threshold)
     hidden = small.groupby(out[group], sort=False).cummax().to_numpy(bool)

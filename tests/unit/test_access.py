@@ -406,3 +406,26 @@ def test_researchers_get_the_reports_counts_of_true_dates(shop) -> None:
         for measure, value in true.items():
             if measure.startswith(("In treatment", "Admissions")):
                 assert mine[measure] == report._count(int(value.replace(",", "")), threshold)
+
+
+def test_researchers_curves_keep_the_groups_natural_order(shop) -> None:
+    """Suppression sorted the curves and the at-risk table by the group's label, so a
+    researcher's legend (and colours) read "30–39, 40–49, 50+, <30"."""
+    from analytics import cohort_analysis
+    from analytics.cohort_spec import CohortSpec
+
+    _, reader, _ = shop
+    admin, _, researcher = _viewers(shop)
+
+    def orders(viewer):
+        analysis = cohort_analysis.retention_curves_for(
+            reader, viewer, CohortSpec(), group="age_band"
+        )
+        return [
+            list(pd.unique(frame["group"].astype(str)))
+            for frame in (analysis.curves, analysis.risk_table)
+        ]
+
+    theirs, ours = orders(researcher), orders(admin)
+    assert ours[0][0] == "<30"
+    assert theirs == ours
