@@ -59,7 +59,9 @@ with widgets.error_panel():
         options,
         index=default,
         format_func=comparison.label,
-        key="compare_clinic",
+        # a new sidebar selection is a new widget: its default follows the selection (a keyed
+        # widget keeps the value it had and ignores a new index)
+        key="_".join(["compare_clinic", *spec.clinic_ids]),
     )
     curves, risk, label = data.computed(
         "analytics.clinic_comparison:clinic_curves", every_clinic, clinic_id=chosen

@@ -78,6 +78,10 @@ def test_at_risk_and_compare_pages_for_an_administrator(app, reader) -> None:
     app.selectbox(key="compare_clinic").set_value("C04").run()
     _ok(app, "Compare clinics")
     assert len(app.get("plotly_chart")) == 2
+    # a clinic chosen in the sidebar becomes the curve's clinic, whatever was picked before
+    app.sidebar.multiselect(key="sidebar_clinics").set_value(["C05"]).run()
+    _ok(app, "Compare clinics")
+    assert app.selectbox(key="compare_clinic_C05").value == "C05"
 
 
 def test_a_manager_sees_own_patients_and_other_clinics_anonymously(app) -> None:
