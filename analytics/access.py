@@ -409,7 +409,9 @@ def _age_labels(values: pd.Series) -> list[str | None]:
     return [None if pd.isna(v) else "90+" if v >= 90 else str(int(v)) for v in numbers]
 
 
-def _shift_dates(column: pd.Series, offsets: np.ndarray | None, date_mode: str) -> pd.Series:
+def _shift_dates(
+    column: pd.Series, offsets: np.ndarray | None, date_mode: str, *, to_month: bool = False
+) -> pd.Series:
     as_objects = not pd.api.types.is_datetime64_any_dtype(column)
     moments = pd.to_datetime(column, errors="coerce")
     month = moments.dt.to_period("M").dt.to_timestamp().astype(moments.dtype)
@@ -418,7 +420,19 @@ def _shift_dates(column: pd.Series, offsets: np.ndarray | None, date_mode: str) 
     else:
         # rows without a patient (no offset) fall back to the month
         shifted = (moments + pd.to_timedelta(offsets, unit="D")).where(~np.isnan(offsets), month)
+        if to_month:
+            shifted = shifted.dt.to_period("M").dt.to_timestamp().astype(moments.dtype)
     return shifted.dt.date if as_objects else shifted.astype(column.dtype)
+
+
+def _shift_date_columns(out: pd.DataFrame, offsets: np.ndarray | None, date_mode: str) -> None:
+    """Shift (or reduce to the month) the ``*_date`` columns of ``out`` in place; a patient's
+    month (``*month_start``) moves with their dates, then is taken to its first day."""
+    for column in list(out.columns):
+        if column.endswith("_date"):
+            out[column] = _shift_dates(out[column], offsets, date_mode)
+        elif column.endswith("month_start"):
+            out[column] = _shift_dates(out[column], offsets, date_mode, to_month=True)
 
 
 def deidentify(
@@ -435,7 +449,8 @@ def deidentify(
 
     - ``patient_id`` → :func:`pseudonym` (``R-…``); other record ids (``*_id`` except
       ``clinic_id``) → pseudonyms too (``RA-…`` for ``admission_id``);
-    - ``*_date`` columns shifted by the patient's stable offset in ±``max_shift_days`` days
+    - ``*_date`` columns (and ``*month_start``, shifted then taken to the month's first day)
+      shifted by the patient's stable offset in ±``max_shift_days`` days
       (intervals within a patient are kept) with ``date_mode="shift"``, or reduced to the
       first of the month with ``"month"`` (also used when there is no ``patient_id``), or
       kept with ``"keep"``: only for analyses that publish suppressed aggregates of calendar
@@ -461,11 +476,10 @@ def deidentify(
         unique_ids = out["patient_id"].dropna().unique()
         offset_of = {p: date_offset_days(str(p), secret, max_shift_days) for p in unique_ids}
         offsets = out["patient_id"].map(offset_of).to_numpy(dtype=float, na_value=np.nan)
+    if date_mode != "keep":
+        _shift_date_columns(out, offsets, date_mode)
     for column in list(out.columns):
-        if column.endswith("_date"):
-            if date_mode != "keep":
-                out[column] = _shift_dates(out[column], offsets, date_mode)
-        elif AGE_PATTERN.match(column):
+        if AGE_PATTERN.match(column):
             out[column] = _age_labels(out[column])
     for column in list(out.columns):
         if column.endswith("_id") and column not in NON_PERSONAL_IDS:

@@ -224,6 +224,31 @@ def test_deidentify_ages_free_text_and_months() -> None:
         access.deidentify(frame, researcher, b"k", date_mode="year")
 
 
+def test_deidentify_shifts_a_patients_months_with_their_dates() -> None:
+    """A patient's month (``month_start``) moves with their shifted dates: left true beside
+    them it would bound the patient's offset. Dates are kept only with ``date_mode="keep"``."""
+    researcher = access.viewer_from_user("r", "researcher")
+    ids = [f"P{i:04d}" for i in range(200)]
+    frame = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "visit_date": pd.Timestamp("2025-05-17"),
+            "month_start": pd.Timestamp("2025-05-01"),
+        }
+    )
+    out = access.deidentify(frame, researcher, b"k" * 32).sort_values("visit_date")
+    offset = out["visit_date"] - pd.Timestamp("2025-05-17")  # the patient's shift
+    expected = (pd.Timestamp("2025-05-01") + offset).dt.to_period("M").dt.to_timestamp()
+    assert (out["month_start"].dt.day == 1).all()
+    days = "datetime64[D]"
+    assert (out["month_start"].to_numpy(days) == expected.to_numpy(days)).all()
+    assert out["month_start"].nunique() > 5
+    kept = access.deidentify(frame, researcher, b"k" * 32, date_mode="keep")
+    assert (kept["visit_date"] == pd.Timestamp("2025-05-17")).all()
+    assert (kept["month_start"] == pd.Timestamp("2025-05-01")).all()
+    assert kept["patient_id"].str.startswith("R-").all()
+
+
 def test_pseudonyms_depend_on_the_store_secret() -> None:
     assert access.pseudonym("P000001", b"a" * 32) != access.pseudonym("P000001", b"b" * 32)
     assert access.pseudonym("P000001", b"a" * 32) == access.pseudonym("P000001", b"a" * 32)
