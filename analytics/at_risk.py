@@ -37,7 +37,6 @@ If the model cannot be fitted (too few episodes or events), ``risk_90d`` is NaN 
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -367,17 +366,13 @@ def at_risk_patients(
         "screen_days": 7 * SCREEN_WINDOW_WEEKS,
         "relapse_days": 7 * RELAPSE_WINDOW_WEEKS,
     }
-    # the model (once per gap rule and cut-off) is read and fitted while the signs and the
-    # cohort are read: its Python work overlaps their queries
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        model_fitted = pool.submit(leaving_model, reader, viewer, spec.gap_days, as_of)
-        # counted in SQL for the open episodes of the chosen clinics only: one row per patient
-        # in treatment, however many days and weeks lie behind the counts
-        signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
-        signs = signs.rename(columns=SIGN_COUNTS)
-        episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
-        open_signed = with_signs(episodes[episodes["is_open"].astype(bool)], signs)
-        model = model_fitted.result()
+    # counted in SQL for the open episodes of the chosen clinics only: one row per patient in
+    # treatment, however many days and weeks lie behind the counts
+    signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
+    signs = signs.rename(columns=SIGN_COUNTS)
+    episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
+    open_signed = with_signs(episodes[episodes["is_open"].astype(bool)], signs)
+    model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = np.full(len(open_signed), np.nan)
     if model.result is not None and len(open_signed):
         days = open_signed["duration_days"].to_numpy()
