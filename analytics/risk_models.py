@@ -253,17 +253,23 @@ def _ph_table(result, terms_for_label: dict[str, str]) -> pd.DataFrame:
     return ph[["term", "label", "chisq", "df", "p"]]
 
 
+def _varies(column: pd.Series) -> tuple[bool, object]:
+    """Whether a model-frame column takes more than one value, and its first value (None if
+    it has none)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # model_frame keeps present levels
+        values = np.asarray(column.cat.categories)
+    else:
+        values = column.dropna().to_numpy()
+    first = None if values.size == 0 else values[0]
+    return values.size > 0 and not bool((values == values[0]).all()), first
+
+
 def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
     """A term with one value in the rows of a :func:`model_frame` has no effect to estimate:
     say which, by its label, and what to do (e.g. dose band in heroin-assisted clinics only)."""
     for term in terms:
-        column = frame[term]
-        if isinstance(column.dtype, pd.CategoricalDtype):  # model_frame keeps present levels
-            values = np.asarray(column.cat.categories)
-        else:
-            values = column.dropna().to_numpy()
-        if values.size == 0 or bool((values == values[0]).all()):
-            first = None if values.size == 0 else values[0]
+        varies, first = _varies(frame[term])
+        if not varies:
             if first is None:
                 value = "no value"
             elif TERMS[term].kind == "binary":
@@ -473,6 +479,21 @@ def fit_risk_model_for(
         episodes, terms, periods=periods, strata=strata, split_terms=split_terms, ties=ties
     )
     return _suppressed_model(reader, viewer, model)
+
+
+def varying_terms_for(
+    reader, viewer, spec: CohortSpec, *, terms: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``terms`` less the baseline ones with a single value in the cohort's model rows: a
+    page's default model should not open on an error (dose band in heroin-assisted clinics
+    is always "not applicable"). Time-varying terms are kept (their periods are not read)."""
+    terms = check_terms(terms)
+    baseline = [t for t in terms if not TERMS[t].time_varying]
+    if not baseline:
+        return tuple(terms)
+    frame, _ = model_frame(_model_cohort(reader, viewer, spec, terms), baseline)
+    constant = {t for t in baseline if not _varies(frame[t])[0]}
+    return tuple(t for t in terms if t not in constant)
 
 
 def fit_dropout_model_for(reader, viewer, spec: CohortSpec, *, terms: tuple[str, ...]):

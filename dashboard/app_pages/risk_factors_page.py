@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics import charts
 from analytics.cohort_analysis import GROUPINGS
+from analytics.errors import RetentionError
 from analytics.risk_models import ADJUST_TERMS_DEFAULT, BASELINE_TERMS, TERMS
 from analytics.suppression import format_count
 from dashboard import data, filters, research, widgets
@@ -16,9 +17,22 @@ st.title("Risk factors")
 spec = filters.current_spec()
 research.cohort_line(spec)
 
+default_terms = DEFAULT_TERMS
+if "risk_terms" not in st.session_state:
+    # first view: the default model leaves out terms with one value in this cohort (dose band
+    # where every clinic is heroin-assisted), so it does not open on an error
+    try:
+        default_terms = list(
+            data.computed(
+                "analytics.risk_models:varying_terms_for", spec, terms=tuple(DEFAULT_TERMS)
+            )
+        )
+    except RetentionError:
+        pass  # (an empty cohort) the sections below say what to change
+left_out = [TERMS[t].label for t in DEFAULT_TERMS if t not in default_terms]
 left, right = st.columns([3, 1])
 terms = left.multiselect(
-    "Model terms", list(TERMS), default=DEFAULT_TERMS, format_func=lambda t: TERMS[t].label,
+    "Model terms", list(TERMS), default=default_terms, format_func=lambda t: TERMS[t].label,
     key="risk_terms",
     help="Time-varying terms (take-home doses, family education, current dose) use the "
     "episode split into periods (counting-process form), never a baseline flag.",
@@ -27,6 +41,12 @@ ties = right.radio(
     "Ties", ("efron", "breslow"), key="risk_ties",
     format_func={"efron": "Efron (R)", "breslow": "Breslow (Stata, SAS)"}.get,
 )  # fmt: skip
+
+if left_out:
+    st.caption(
+        f"Left out of the default terms: {', '.join(left_out)} (a single value in this "
+        "cohort, so no effect to estimate)."
+    )
 
 SECTIONS = ["Hazard ratios", "Proportional hazards", "Dropout (Fine–Gray)", "Adjusted curves"]
 hr_tab, ph_tab, fg_tab, adjusted_tab = widgets.sections(SECTIONS, key="risk_section")

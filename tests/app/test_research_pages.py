@@ -269,5 +269,13 @@ def test_every_section_runs_for_a_single_unusual_clinic(app_store, name, label, 
     assert at.session_state[SECTIONS[name][0]] == label
     assert len(at.get("plotly_chart")) + len(at.dataframe) + len(at.error) > 0
     if clinic == "C01" and label in ("Hazard ratios", "Dropout (Fine–Gray)"):
-        # the default terms include the methadone dose band: a sentence names it, by its label
+        # the default model leaves out the methadone dose band (always "not applicable" here)
+        # and says so; chosen on purpose, a sentence names it, by its label
+        assert not at.error
+        assert any("Left out of the default terms: Methadone dose at day 30" in c.value
+                   for c in at.caption)  # fmt: skip
+        terms = at.multiselect(key="risk_terms")
+        assert "dose_band" not in terms.value
+        terms.set_value([*terms.value, "dose_band"]).run()
+        assert not at.exception, [e.value for e in at.exception]
         assert any("Methadone dose at day 30 has only not applicable" in e.value for e in at.error)

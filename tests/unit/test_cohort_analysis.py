@@ -520,3 +520,14 @@ def test_a_grouping_needs_only_its_source_columns(episodes):
         pd.testing.assert_series_equal(
             ca.with_group(narrow, group)["group"], ca.with_group(episodes, group)["group"]
         )
+
+
+def test_varying_terms_leave_out_a_term_with_one_value(reader):
+    terms = ("mspss_family", "dose_band", "age_years", "is_take_home")
+    assert rm.varying_terms_for(reader, VIEWER, CohortSpec(), terms=terms) == terms
+    heroin_only = CohortSpec(clinic_ids=("C01",))
+    kept = rm.varying_terms_for(reader, VIEWER, heroin_only, terms=terms)
+    assert kept == ("mspss_family", "age_years", "is_take_home")
+    with pytest.raises(SurvivalInputError, match="Methadone dose at day 30 has only"):
+        rm.fit_risk_model_for(reader, VIEWER, heroin_only, terms=("dose_band", "age_years"))
+    rm.fit_risk_model_for(reader, VIEWER, heroin_only, terms=kept[:2])  # fits
