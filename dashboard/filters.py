@@ -55,12 +55,18 @@ def sidebar_settings() -> CohortSpec:
     """Clinics, gap rule and outcome in the sidebar, on every page."""
     spec = current_spec()
     names = clinic_names()
+
+    def unless_set(key: str, default):
+        # the cohort form writes these widgets' state: then no default, or Streamlit logs a
+        # warning (with a stack) that the widget had both
+        return None if key in st.session_state else default
+
     with st.sidebar:
         st.markdown("**Cohort**")
         chosen = st.multiselect(
             "Clinics",
             options=list(names),
-            default=[c for c in spec.clinic_ids if c in names],
+            default=unless_set("sidebar_clinics", [c for c in spec.clinic_ids if c in names]),
             format_func=lambda c: f"{c} · {names[c]}",
             placeholder="All clinics",
             key="sidebar_clinics",
@@ -68,14 +74,17 @@ def sidebar_settings() -> CohortSpec:
         gap = st.selectbox(
             "Episode ends after a gap of more than",
             GAP_DAYS_CHOICES,
-            index=GAP_DAYS_CHOICES.index(spec.gap_days) if spec.gap_days in GAP_DAYS_CHOICES else 0,
+            index=unless_set(
+                "sidebar_gap_days",
+                GAP_DAYS_CHOICES.index(spec.gap_days) if spec.gap_days in GAP_DAYS_CHOICES else 0,
+            ),
             format_func=lambda g: f"{g} days",
             key="sidebar_gap_days",
         )
         outcome = st.radio(
             "Outcome",
             OUTCOMES,
-            index=OUTCOMES.index(spec.outcome),
+            index=unless_set("sidebar_outcome", OUTCOMES.index(spec.outcome)),
             format_func=OUTCOME_LABELS.get,
             key="sidebar_outcome",
         )
