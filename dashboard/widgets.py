@@ -44,6 +44,19 @@ def error_panel() -> Iterator[None]:
         st.error(str(exc))
 
 
+def empty_note(frame: pd.DataFrame, what: str, threshold: int | None) -> None:
+    """A sentence under a chart with nothing to draw: why (small counts hidden, or no data)."""
+    if not frame.empty:
+        return
+    if threshold:
+        st.info(
+            f"No {what} to show: every value here counts fewer than {threshold} patients or "
+            "episodes, and small counts are hidden for de-identified access."
+        )
+    else:
+        st.info(f"No {what} in this selection.")
+
+
 def sections(labels: list[str], *, key: str) -> list:
     """Tabs of which only the open one runs (``if tab.open:``): a page computes and draws one
     section per run, not every model and chart at once. The open tab is in the URL under

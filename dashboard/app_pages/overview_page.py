@@ -42,6 +42,7 @@ with widgets.error_panel():
     st.dataframe(overview.retention_display(), hide_index=True, width="stretch")
     widgets.table_downloads(overview.retention, name="retention_summary", key="overview_ret")
 
+    hidden_below = overview.monthly.attrs.get("suppression_threshold")
     left, right = st.columns(2)
     with left:
         in_treatment = charts.trend_chart(
@@ -52,6 +53,9 @@ with widgets.error_panel():
             height=340,
         )
         st.plotly_chart(in_treatment, key="overview_in_treatment_chart")
+        widgets.empty_note(
+            overview.trend("In treatment"), "monthly numbers in treatment", hidden_below
+        )
         widgets.figure_downloads(in_treatment, name="in_treatment", key="overview_in_treatment")
         exits = charts.bar_chart(
             overview.exits_month,
@@ -74,6 +78,9 @@ with widgets.error_panel():
             height=340,
         )
         st.plotly_chart(flow, key="overview_flow_chart")
+        widgets.empty_note(
+            overview.trend("Admissions", "Exits"), "monthly admissions or exits", hidden_below
+        )
         widgets.figure_downloads(flow, name="admissions_exits", key="overview_flow")
         cohorts = charts.trend_chart(
             overview.cohort_retention,
@@ -87,6 +94,7 @@ with widgets.error_panel():
             height=340,
         )
         st.plotly_chart(cohorts, key="overview_cohorts_chart")
+        widgets.empty_note(overview.cohort_retention, "quarterly retention", hidden_below)
         widgets.figure_downloads(cohorts, name="retention_by_quarter", key="overview_cohorts")
         widgets.table_downloads(
             overview.cohort_retention, name="retention_by_quarter", key="overview_cohort_table"

@@ -113,3 +113,20 @@ def test_admin_adds_a_user_on_the_users_page(writable_demo_store, monkeypatch) -
     assert not at.exception
     assert "Added new-researcher." in [s.value for s in at.success]
     assert users.get_user(writable_demo_store, "new-researcher").role == "researcher"
+
+
+def test_a_researcher_is_told_why_a_small_clinics_charts_are_empty(
+    writable_demo_store, monkeypatch
+) -> None:
+    add_accounts(writable_demo_store)
+    at = _app(writable_demo_store, monkeypatch)
+    at = _sign_in(at, "rita-research", PASSWORDS["rita-research"])
+    at.sidebar.multiselect(key="sidebar_clinics").set_value(["C01"]).run()
+    assert not at.exception
+    notes = [i.value for i in at.info if "small counts are hidden" in i.value]
+    assert any(n.startswith("No quarterly retention to show") for n in notes)
+    # an administrator sees the same clinic's charts drawn, with no such note
+    at.sidebar.button(key="app_sign_out").click().run()
+    at = _sign_in(at, "ann-admin", PASSWORDS["ann-admin"])
+    at.sidebar.multiselect(key="sidebar_clinics").set_value(["C01"]).run()
+    assert not [i.value for i in at.info if "small counts are hidden" in i.value]
