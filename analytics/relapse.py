@@ -64,7 +64,7 @@ def _share(sample_share: float | None) -> float | None:
 DUCKDB_JOIN_MIN_EPISODES = 50_000
 
 
-def _cohort_keys(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec):
+def cohort_keys(reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec):
     """The cohort's episode keys (read alone: the marts need no other column)."""
     return cohort_episodes(reader, viewer, spec, columns=EPISODE_KEYS)
 
@@ -127,7 +127,7 @@ def screen_weeks(
         max_week_no=max_week_no,
         sample_share=_share(sample_share),
     )
-    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), [*EPISODE_KEYS, "week_no"])
+    return _in_cohort(rows, cohort_keys(reader, viewer, spec), [*EPISODE_KEYS, "week_no"])
 
 
 def weekly_strings(weeks: pd.DataFrame) -> pd.DataFrame:
@@ -172,7 +172,7 @@ def relapse_events(
     relapse_type`` (a positive week after >= 4 negative weeks, or two positive weeks running)."""
     rows = _mart(reader, viewer, spec, "relapse_events")
     order = [*EPISODE_KEYS, "week_no", "relapse_type"]
-    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
+    return _in_cohort(rows, cohort_keys(reader, viewer, spec), order)
 
 
 def first_relapse_times(episodes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -245,7 +245,7 @@ def missed_dose_days(
         reader, viewer, spec, "missed_dose_days", date_mode, sample_share=_share(sample_share)
     )
     order = [*EPISODE_KEYS, "missed_date"]
-    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
+    return _in_cohort(rows, cohort_keys(reader, viewer, spec), order)
 
 
 def patient_months(
@@ -255,7 +255,7 @@ def patient_months(
     episode_no, month_start, days_in_treatment, missed_days``."""
     rows = _mart(reader, viewer, spec, "patient_months")
     order = [*EPISODE_KEYS, "month_start"]
-    return _in_cohort(rows, _cohort_keys(reader, viewer, spec), order)
+    return _in_cohort(rows, cohort_keys(reader, viewer, spec), order)
 
 
 def missed_before_exit(missed: pd.DataFrame, episodes: pd.DataFrame, weeks: int = 12):

@@ -49,13 +49,20 @@ def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
         screen_week_rows(reader, viewer, spec),
         first,
         missed_day_rows(reader, viewer, spec),
-        sample_share_for(first),
+        sample_share_for(len(first)),
     )
 
 
-def sample_share_for(first: pd.DataFrame) -> float | None:
-    """Share of the patients whose weekly rows and missed days are read (None: all)."""
-    return SAMPLE_MAX_EPISODES / len(first) if len(first) > SAMPLE_MAX_EPISODES else None
+def sample_share_for(n_episodes: int) -> float | None:
+    """Share of the patients whose weekly rows and missed days are read, for a cohort of
+    ``n_episodes`` (None: all)."""
+    return SAMPLE_MAX_EPISODES / n_episodes if n_episodes > SAMPLE_MAX_EPISODES else None
+
+
+def _share_of(reader, viewer, spec: CohortSpec) -> float | None:
+    # from the cohort's keys (remembered, and read by the weekly rows anyway): the lasagna
+    # needs no first-relapse times, which take seconds on a million episodes
+    return sample_share_for(len(relapse.cohort_keys(reader, viewer, spec)))
 
 
 def _marked(frame: pd.DataFrame, reader, viewer) -> pd.DataFrame:
@@ -83,7 +90,7 @@ def screen_week_rows(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     """Weekly screen results of the first year (a patient sample of a large cohort), remembered."""
 
     def read() -> pd.DataFrame:
-        share = sample_share_for(first_relapse_rows(reader, viewer, spec))
+        share = _share_of(reader, viewer, spec)
         weeks = relapse.screen_weeks(
             reader, viewer, spec, max_week_no=MAX_WEEKS, sample_share=share
         )
@@ -96,7 +103,7 @@ def missed_day_rows(reader, viewer, spec: CohortSpec) -> pd.DataFrame:
     """Missed dose days (the same patient sample as the weeks), remembered."""
 
     def read() -> pd.DataFrame:
-        share = sample_share_for(first_relapse_rows(reader, viewer, spec))
+        share = _share_of(reader, viewer, spec)
         missed = relapse.missed_dose_days(reader, viewer, spec, sample_share=share)
         return _marked(missed, reader, viewer)
 
@@ -130,16 +137,21 @@ def lasagna_frame(
     (frame, n_episodes): ``row_label, week, result`` (negative, positive, missed, other) and
     how many episodes the cohort has with screens.
     """
-    keys = weeks[["patient_id", "episode_no"]].drop_duplicates()
-    keys = keys.merge(episodes[["patient_id", "episode_no"]], on=["patient_id", "episode_no"])
+    on = ["patient_id", "episode_no"]
+    keys = weeks[on].drop_duplicates()
+    # joins of a few patients' rows: a cheap membership test first, not a join of all the
+    # cohort's (or all the weeks') string keys (a million episodes: about half a second)
+    candidates = episodes.loc[episodes["patient_id"].isin(keys["patient_id"].unique()), on]
+    keys = keys.merge(candidates, on=on)
     n_total = len(keys)
     if n_total == 0:
         raise SurvivalInputError("No urine screens in this cohort: widen the filters.")
     if n_total > max_patients:
         keys = keys.sample(n=max_patients, random_state=np.random.default_rng(seed))
-    keys = keys.sort_values(["patient_id", "episode_no"]).reset_index(drop=True)
+    keys = keys.sort_values(on).reset_index(drop=True)
     keys["row_label"] = [f"#{i + 1}" for i in range(len(keys))]
-    rows = weeks[weeks["week_no"] <= max_weeks].merge(keys, on=["patient_id", "episode_no"])
+    shown = (weeks["week_no"] <= max_weeks) & weeks["patient_id"].isin(keys["patient_id"])
+    rows = weeks[shown].merge(keys, on=on)
     frame = pd.DataFrame(
         {
             "row_label": rows["row_label"],
@@ -273,7 +285,7 @@ def lasagna_for(reader, viewer, spec: CohortSpec) -> tuple[pd.DataFrame, int]:
     """:func:`lasagna_frame` of the spec's cohort (the share of patients its weekly rows come
     from: :func:`sample_share_of_cohort_for`)."""
     return lasagna_frame(
-        screen_week_rows(reader, viewer, spec), first_relapse_rows(reader, viewer, spec)
+        screen_week_rows(reader, viewer, spec), relapse.cohort_keys(reader, viewer, spec)
     )
 
 
@@ -291,7 +303,7 @@ def positive_by_week_for(
 
 def sample_share_of_cohort_for(reader, viewer, spec: CohortSpec) -> float | None:
     """Share of the cohort's patients the weekly rows and missed days come from (None: all)."""
-    return sample_share_for(first_relapse_rows(reader, viewer, spec))
+    return _share_of(reader, viewer, spec)
 
 
 def first_relapse_incidence_for(

@@ -351,6 +351,11 @@ def test_relapse_page_sections_read_each_part_once_and_match_the_rows(demo_store
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(relapse, name, counted)
+    alone = store.StoreReader(demo_store)
+    rp.lasagna_for(alone, VIEWER, spec)
+    alone.close()
+    assert reads == ["screen_weeks"]  # the lasagna needs no first-relapse times
+    reads.clear()
     cif, gray = rp.first_relapse_incidence_for(fresh, VIEWER, spec, group="modality")
     assert reads == ["first_relapse"]  # the first-relapse section reads no weekly rows
     cells, n_total = rp.lasagna_for(fresh, VIEWER, spec)
