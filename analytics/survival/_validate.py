@@ -147,6 +147,17 @@ def group_codes(data: pd.DataFrame, column: str | None) -> tuple[np.ndarray, lis
     return codes.astype(np.intp), list(labels)
 
 
+def group_time_order(time: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Row order by group code, then time (stable: ties keep their order), as
+    ``np.lexsort((time, codes))``. Follow-up in whole days (the usual case) is sorted as one
+    integer key, about twice as fast on a million episodes."""
+    if time.size and time.min() >= 0 and time.max() < 2**31 and np.all(time == np.floor(time)):
+        span = int(time.max()) + 1
+        key = codes.astype(np.int64) * span + time.astype(np.int64)
+        return np.argsort(key, kind="stable")
+    return np.lexsort((time, codes))
+
+
 def check_covariates_vary(design: pd.DataFrame) -> None:
     """A covariate with one value has no estimable coefficient; say which one."""
     values = design.to_numpy(dtype=float)

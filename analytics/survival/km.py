@@ -155,7 +155,7 @@ def grouped_curves(
     time, start = v.check_durations(data, duration, entry)
     observed = v.check_event(data, event).astype(float)
     codes, labels = v.group_codes(data, group)
-    order = np.lexsort((time, codes))
+    order = v.group_time_order(time, codes)
     time, observed, codes = time[order], observed[order], codes[order]
     start = None if start is None else start[order]
     bounds = np.searchsorted(codes, np.arange(len(labels) + 1))

@@ -70,7 +70,7 @@ def _logrank_sums(
     strata_codes, strata_labels = v.group_codes(data, strata)
     k = len(labels)
     obs, exp, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    order = np.lexsort((time, strata_codes))
+    order = v.group_time_order(time, strata_codes)
     bounds = np.searchsorted(strata_codes[order], np.arange(len(strata_labels) + 1))
     for i in range(len(strata_labels)):  # loop over strata only
         rows = order[bounds[i] : bounds[i + 1]]

@@ -219,3 +219,28 @@ def test_concordance_counts_match_the_definition(rows, counting):
     got = concordance_counts(eta.astype(float), stop.astype(float), event, strata, begin)
     conc, disc, tied = _brute_force_concordance(eta, stop, event, strata, begin)
     assert (got["concordant"], got["discordant"], got["tied_x"]) == (conc, disc, tied)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-1, 4),
+            st.one_of(
+                st.integers(0, 5000).map(float),
+                st.floats(0, 5000, allow_nan=False, allow_infinity=False),
+            ),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_group_time_order_is_lexsorts(rows):
+    """The whole-day fast path orders rows exactly as np.lexsort (ties kept in place)."""
+    from analytics.survival._validate import group_time_order
+
+    codes = np.array([c for c, _ in rows], dtype=np.intp)
+    time = np.array([t for _, t in rows], dtype=float)
+    np.testing.assert_array_equal(group_time_order(time, codes), np.lexsort((time, codes)))
+    whole = np.floor(time)
+    np.testing.assert_array_equal(group_time_order(whole, codes), np.lexsort((whole, codes)))
