@@ -354,7 +354,9 @@ def fit_risk_model(
     labels = {t: TERMS[t].label for t in terms}
     ph = _ph_table(result, labels)
     failing = [t for t in ph.loc[ph["p"] < 0.05, "term"] if t in TERMS]
-    n_episodes = frame[["patient_id", "episode_no"]].drop_duplicates().shape[0]
+    # periods (time-varying terms, a split) are several rows per episode; otherwise one each
+    episode_rows = frame[["patient_id", "episode_no"]]
+    n_episodes = len(frame) if not needs_start else episode_rows.drop_duplicates().shape[0]
     return RiskModel(
         coefficients=coefficients,
         ph=ph,

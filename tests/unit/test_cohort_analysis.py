@@ -536,3 +536,12 @@ def test_varying_terms_leave_out_a_term_with_one_value(reader):
     with pytest.raises(SurvivalInputError, match="Methadone dose at day 30 has only"):
         rm.fit_risk_model_for(reader, VIEWER, heroin_only, terms=("dose_band", "age_years"))
     rm.fit_risk_model_for(reader, VIEWER, heroin_only, terms=kept[:2])  # fits
+
+
+def test_a_models_episode_count_is_its_episodes_with_every_term(reader, episodes):
+    usable = episodes["age_years"].notna() & episodes["dose_band"].notna()
+    baseline = rm.fit_risk_model(episodes, ["age_years", "dose_band"])
+    assert baseline.n == int(usable.sum()) == len(episodes) - baseline.n_dropped
+    periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
+    varying = rm.fit_risk_model(episodes, ["age_years", "is_take_home"], periods=periods)
+    assert varying.n == int(episodes["age_years"].notna().sum())  # periods: one per episode
