@@ -39,7 +39,7 @@ with widgets.error_panel():
         )
 
     st.subheader("Retention")
-    st.dataframe(overview.retention_display(), hide_index=True, width="stretch")
+    st.table(overview.retention_display(), border="horizontal")
     widgets.table_downloads(overview.retention, name="retention_summary", key="overview_ret")
 
     hidden_below = overview.monthly.attrs.get("suppression_threshold")
