@@ -370,8 +370,8 @@ def at_risk_patients(
     # treatment, however many days and weeks lie behind the counts
     signs = patient_rows(reader, viewer, "open_episode_signs", params, what="at-risk list")
     signs = signs.rename(columns=SIGN_COUNTS)
-    episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS)
-    open_signed = with_signs(episodes[episodes["is_open"].astype(bool)], signs)
+    open_episodes = cohort_episodes(reader, viewer, spec, columns=_COHORT_COLUMNS, open_only=True)
+    open_signed = with_signs(open_episodes, signs)
     model = leaving_model(reader, viewer, spec.gap_days, as_of)
     risk = np.full(len(open_signed), np.nan)
     if model.result is not None and len(open_signed):

@@ -186,6 +186,7 @@ def cohort_params(spec: CohortSpec, as_of: dt.date) -> dict[str, Any]:
         "obstacle_themes": list(spec.obstacle_themes),
         "ecological_levels": list(spec.ecological_levels),
         "episode_kind": spec.episode_kind,
+        "open_only": False,
     }
 
 
@@ -196,6 +197,7 @@ def cohort_episodes(
     *,
     columns: Sequence[str] | None = None,
     date_mode: str = "shift",
+    open_only: bool = False,
 ) -> pd.DataFrame:
     """Episodes of the cohort with outcome and baseline covariates, within the viewer's scope.
 
@@ -205,7 +207,8 @@ def cohort_episodes(
     (and the outcome's) are read, rows in the same order: a page reading a few of the sixty
     columns of a million episodes converts only those. ``date_mode``: how a viewer without
     identifiable access gets the dates (``analytics.access.deidentify``); ``"keep"`` only for
-    analyses that publish suppressed calendar aggregates.
+    analyses that publish suppressed calendar aggregates. ``open_only``: only the episodes
+    open at the cut-off (a third of a large store's), same order.
     """
     from analytics.access import patient_rows  # access builds on the store, as we do
 
@@ -218,12 +221,14 @@ def cohort_episodes(
         whole = reader.remembered(_memo_key(viewer, spec, None, date_mode))
         if whole is not None and set(read) <= set(whole.columns):
             outcome = [c for c in whole.columns if c in ("event", "status")]  # as added
+            if open_only:
+                whole = whole[whole["is_open"].astype(bool)].reset_index(drop=True)
             return whole[[*read, *outcome]]
 
     def compute() -> pd.DataFrame:
         with reader.cursor() as cur:
             as_of = resolve_as_of(cur, spec)
-        params = cohort_params(spec, as_of)
+        params = {**cohort_params(spec, as_of), "open_only": open_only}
         frame = patient_rows(
             reader, viewer, "cohort_episodes", params, columns=read, date_mode=date_mode
         )
@@ -234,6 +239,8 @@ def cohort_episodes(
     # or replace columns and never write into the shared ones (a test runs every analysis and
     # checks the remembered cohort is unchanged).
     key = _memo_key(viewer, spec, None if columns is None else tuple(columns), date_mode)
+    if open_only:
+        key = (*key, "open_only")
     return reader.memoized(key, compute).copy(deep=False)
 
 

@@ -2,7 +2,8 @@
 -- Parameters: $gap_days, $as_of (episode rule); $scope_clinic_ids (the viewer's clinics, always
 -- applied); filters where an empty list or null means "no restriction": $clinic_ids,
 -- $modalities, $admitted_from, $admitted_to, $age_min, $age_max, $sexes, $dose_bands,
--- $family_support, $obstacle_themes, $ecological_levels, $episode_kind (all | first | repeat).
+-- $family_support, $obstacle_themes, $ecological_levels, $episode_kind (all | first | repeat);
+-- $open_only: only episodes open at the cut-off (the at-risk list's).
 -- Order: clinic, start date, patient, episode. The layers store the rows in this order
 -- (analytics.store.MART_ROW_ORDER), which makes the sort cheap (1M episodes: 0.9 -> 0.3 s);
 -- the ORDER BY is still needed: a filter over the union of the layers may reorder row groups.
@@ -54,4 +55,5 @@ where
         or ($episode_kind = 'first' and is_first_episode)
         or ($episode_kind = 'repeat' and not is_first_episode)
     )
+    and (not $open_only::boolean or is_open)
 order by clinic_id, start_date, patient_id, episode_no

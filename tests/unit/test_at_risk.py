@@ -317,3 +317,18 @@ def test_signs_come_in_the_cohorts_order_and_join_alike_in_any_order(reader, dem
         at_risk.with_signs(women, signs),
         alongside[alongside["sex"] == "F"].reset_index(drop=True),
     )
+
+
+def test_open_episodes_are_read_alone_and_equal_the_cohorts_open_rows(demo_store, demo_as_of):
+    spec = CohortSpec(gap_days=14, as_of=demo_as_of, sexes=("F",))
+    columns = ["patient_id", "episode_no", "clinic_id", "is_open", "duration_days"]
+    fresh = store.StoreReader(demo_store)
+    alone = cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=columns, open_only=True)
+    whole = cohort_episodes(fresh, store.LOCAL_ADMIN, spec)
+    expected = whole[whole["is_open"].astype(bool)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, expected[list(alone.columns)])
+    assert 0 < len(alone) < len(whole)
+    # with the whole cohort remembered, the open rows come from it: the same frame
+    again = cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=columns[:3], open_only=True)
+    pd.testing.assert_frame_equal(again, expected[list(again.columns)])
+    fresh.close()
