@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.survival import _validate as v
+
 
 @dataclass
 class RiskSets:
@@ -86,7 +88,7 @@ def build_risk_sets(
     times, rank = np.unique(stop if start is None else np.r_[stop, start], return_inverse=True)
     width = len(times) + 1
     key_stop = strata.astype(np.int64) * width + rank[: len(stop)]
-    order = np.argsort(key_stop * 2 + (~event), kind="stable")
+    order = v.stable_argsort(key_stop * 2 + (~event))
     key_stop, event, strata = key_stop[order], event[order], strata[order]
     xs, means = _sorted_design(x, order)
     cell_key = key_stop * 2 + (~event)
@@ -109,7 +111,7 @@ def build_risk_sets(
     entry_order = entry_starts = entry_from = entry_to = None
     if start is not None:
         key_lo = strata.astype(np.int64) * (n_times + 2) + lo
-        entry_order = np.argsort(key_lo, kind="stable")
+        entry_order = v.stable_argsort(key_lo)
         sorted_lo = key_lo[entry_order]
         entry_starts = np.flatnonzero(np.r_[True, sorted_lo[1:] != sorted_lo[:-1]])
         cell_lo = sorted_lo[entry_starts]

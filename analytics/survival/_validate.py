@@ -155,10 +155,16 @@ def group_time_order(time: np.ndarray, codes: np.ndarray) -> np.ndarray:
     if time.size and time.min() >= 0 and time.max() < 2**31 and np.all(time == np.floor(time)):
         span = int(time.max()) + 1
         key = (codes.astype(np.int64) + 1) * span + time.astype(np.int64)  # code -1: missing
-        if key.min() >= 0 and key.max() < 2**16:  # 16-bit keys sort by radix: 5x faster again
-            key = key.astype(np.uint16)
-        return np.argsort(key, kind="stable")
+        return stable_argsort(key)
     return np.lexsort((time, codes))
+
+
+def stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of integer keys; keys that fit 16 bits are sorted
+    by numpy's radix sort (a million keys: 0.02 s instead of 0.1 s)."""
+    if key.size and key.min() >= 0 and key.max() < 2**16:
+        key = key.astype(np.uint16)
+    return np.argsort(key, kind="stable")
 
 
 def check_covariates_vary(design: pd.DataFrame) -> None:

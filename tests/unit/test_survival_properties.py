@@ -246,3 +246,12 @@ def test_group_time_order_is_lexsorts(rows):
     np.testing.assert_array_equal(group_time_order(time, codes), np.lexsort((time, codes)))
     whole = np.floor(time)
     np.testing.assert_array_equal(group_time_order(whole, codes), np.lexsort((whole, codes)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 200_000), min_size=1, max_size=80), st.integers(1, 70_000))
+def test_stable_argsort_is_numpys_stable_argsort(values, cap):
+    from analytics.survival._validate import stable_argsort
+
+    key = np.array([v % cap for v in values], dtype=np.int64)  # often 16-bit, sometimes not
+    np.testing.assert_array_equal(stable_argsort(key), np.argsort(key, kind="stable"))
