@@ -224,6 +224,26 @@ def test_cohort_page_reads_one_narrow_cohort_for_its_size_and_every_table_one(re
     fresh.close()
 
 
+def test_adjusted_curves_read_their_few_columns_and_equal_the_full_cohorts(reader, episodes):
+    fresh = store.StoreReader(reader.path)
+    for group, covariates in (
+        ("modality", ("age_years", "sex")),
+        ("mspss_family_tertile", ("age_years", "has_no_income")),
+        ("has_family_education_before", ("mspss_family", "apgar_total")),
+    ):
+        got = rm.adjusted_curves_for(
+            fresh, VIEWER, CohortSpec(), group=group, covariates=covariates
+        )
+        expected = rm.adjusted_curves(episodes, group, covariates)
+        pd.testing.assert_frame_equal(got.curves, expected.curves, obj=group)
+        pd.testing.assert_frame_equal(got.risk_table, expected.risk_table, obj=group)
+    education = rm.family_education_for(fresh, VIEWER, CohortSpec())
+    pd.testing.assert_frame_equal(education.curves, expected.curves)
+    cohorts = [v for k, v in fresh._memo.items() if k[1] == "cohort_episodes"]
+    assert all(len(c.columns) < 20 for c in cohorts)  # no whole cohort was read
+    fresh.close()
+
+
 def test_time_varying_stratified_and_split_models(reader, episodes):
     periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
     tv = rm.fit_risk_model(episodes, ["is_take_home", "dose_band"], periods=periods)
