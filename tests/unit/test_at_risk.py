@@ -27,6 +27,22 @@ def result(reader):
     return at_risk.at_risk_patients(reader, store.LOCAL_ADMIN, CohortSpec())
 
 
+def _signs(reader, gap_days: int, as_of):
+    """q_open_episode_signs with the list's windows, all clinics."""
+    params = {
+        "gap_days": gap_days,
+        "as_of": as_of,
+        "clinic_ids": [],
+        "missed_short_days": at_risk.MISSED_SHORT_DAYS,
+        "missed_long_days": at_risk.MISSED_LONG_DAYS,
+        "screen_days": 28,
+        "relapse_days": 84,
+    }
+    return at_risk.patient_rows(
+        reader, store.LOCAL_ADMIN, "open_episode_signs", params, what="test"
+    )
+
+
 def test_viewers_without_identifiable_access_are_refused(reader):
     with pytest.raises(AccessDenied, match="names patients"):
         at_risk.at_risk_patients(reader, RESEARCHER, CohortSpec())
@@ -214,18 +230,7 @@ def test_take_home_now_is_the_current_period_of_each_open_episode(reader, result
     assert (
         last.set_index(at_risk.KEYS)["stop_day"] == lengths.loc[last.set_index(at_risk.KEYS).index]
     ).all()
-    params = {
-        "gap_days": 7,
-        "as_of": demo_as_of,
-        "clinic_ids": [],
-        "missed_short_days": at_risk.MISSED_SHORT_DAYS,
-        "missed_long_days": at_risk.MISSED_LONG_DAYS,
-        "screen_days": 28,
-        "relapse_days": 84,
-    }
-    signs = at_risk.patient_rows(
-        reader, store.LOCAL_ADMIN, "open_episode_signs", params, what="test"
-    )
+    signs = _signs(reader, 7, demo_as_of)
     assert len(signs) == len(open_keys) == len(last) == len(result.patients)
     merged = signs.merge(last, on=at_risk.KEYS, suffixes=("", "_last"))
     assert len(merged) == len(signs)
@@ -291,18 +296,7 @@ def test_signs_come_in_the_cohorts_order_and_join_alike_in_any_order(reader, dem
     spec = CohortSpec(gap_days=14, as_of=demo_as_of)
     episodes = cohort_episodes(reader, store.LOCAL_ADMIN, spec)
     open_episodes = episodes[episodes["is_open"].astype(bool)]
-    params = {
-        "gap_days": 14,
-        "as_of": demo_as_of,
-        "clinic_ids": [],
-        "missed_short_days": at_risk.MISSED_SHORT_DAYS,
-        "missed_long_days": at_risk.MISSED_LONG_DAYS,
-        "screen_days": 28,
-        "relapse_days": 84,
-    }
-    signs = at_risk.patient_rows(
-        reader, store.LOCAL_ADMIN, "open_episode_signs", params, what="test"
-    ).rename(columns=at_risk.SIGN_COUNTS)
+    signs = _signs(reader, 14, demo_as_of).rename(columns=at_risk.SIGN_COUNTS)
     assert at_risk._same_keys(open_episodes, signs)
     alongside = at_risk.with_signs(open_episodes, signs)
     shuffled = signs.sample(frac=1, random_state=3).reset_index(drop=True)
