@@ -284,6 +284,34 @@ def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
             )
 
 
+def _levels_without_events(frame: pd.DataFrame, term: str, event: np.ndarray) -> list[tuple]:
+    """(level, episodes) of a categorical term's levels with no event among the model rows."""
+    column = frame[term]
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return []
+    codes = column.cat.codes.to_numpy()
+    n = len(column.cat.categories)
+    events = np.bincount(codes, weights=event.astype(float), minlength=n)
+    sizes = np.bincount(codes, minlength=n)
+    return [(column.cat.categories[i], int(sizes[i])) for i in np.flatnonzero(events == 0)]
+
+
+def check_levels_have_events(
+    frame: pd.DataFrame, terms: Sequence[str], event: np.ndarray, what: str = "exits"
+) -> None:
+    """A level with no event has no finite hazard ratio (R's coxph warns and reports an
+    infinite one): say which term and level, by label, and what to do."""
+    for term in terms:
+        empty = _levels_without_events(frame, term, event)
+        if empty:
+            level, size = empty[0]
+            raise SurvivalInputError(
+                f"{TERMS[term].label}: no {what} among the {size:,} model row(s) with "
+                f"'{str(level).replace('_', ' ')}' in this cohort, so its hazard ratio cannot "
+                "be estimated: take it out of the model terms, or widen the cohort."
+            )
+
+
 def fit_risk_model(
     episodes: pd.DataFrame,
     terms: Sequence[str],
@@ -326,6 +354,7 @@ def fit_risk_model(
     if not covariates:
         raise SurvivalInputError("Stratifying by the only term leaves nothing to estimate.")
     check_terms_vary(frame, covariates)
+    check_levels_have_events(frame, covariates, frame["event"].to_numpy() == 1)
     split = [t for t in split_terms if t in covariates]
     method = "Cox model (Efron ties)" if ties == "efron" else "Cox model (Breslow ties)"
     if split:
@@ -390,6 +419,7 @@ def fit_dropout_model(episodes: pd.DataFrame, terms: Sequence[str]) -> tuple[pd.
     frame, n_dropped = model_frame(episodes, terms)
     frame["dropout_status"] = frame["dropout_status"].astype(int)
     check_terms_vary(frame, terms)
+    check_levels_have_events(frame, terms, frame["dropout_status"].to_numpy() == 1, "dropouts")
     result = fine_gray(frame, duration="duration_days", status="dropout_status", covariates=terms)
     table = result.coefficients.rename(
         columns={"shr": "hr", "shr_lower": "hr_lower", "shr_upper": "hr_upper"}
@@ -488,15 +518,19 @@ def fit_risk_model_for(
 def varying_terms_for(
     reader, viewer, spec: CohortSpec, *, terms: tuple[str, ...]
 ) -> tuple[str, ...]:
-    """``terms`` less the baseline ones with a single value in the cohort's model rows: a
-    page's default model should not open on an error (dose band in heroin-assisted clinics
-    is always "not applicable"). Time-varying terms are kept (their periods are not read)."""
+    """``terms`` less the baseline ones with a single value, or a level without exits, in the
+    cohort's model rows: a page's default model should not open on an error (dose band in
+    heroin-assisted clinics is always "not applicable"). Time-varying terms are kept (their
+    periods are not read)."""
     terms = check_terms(terms)
     baseline = [t for t in terms if not TERMS[t].time_varying]
     if not baseline:
         return tuple(terms)
     frame, _ = model_frame(_model_cohort(reader, viewer, spec, terms), baseline)
-    constant = {t for t in baseline if not _varies(frame[t])[0]}
+    event = frame["event"].to_numpy() == 1
+    constant = {
+        t for t in baseline if not _varies(frame[t])[0] or _levels_without_events(frame, t, event)
+    }
     return tuple(t for t in terms if t not in constant)
 
 

@@ -44,8 +44,8 @@ ties = right.radio(
 
 if left_out:
     st.caption(
-        f"Left out of the default terms: {', '.join(left_out)} (a single value in this "
-        "cohort, so no effect to estimate)."
+        f"Left out of the default terms: {', '.join(left_out)} (a single value, or a value "
+        "with no exits, in this cohort: no effect to estimate)."
     )
 
 SECTIONS = ["Hazard ratios", "Proportional hazards", "Dropout (Fine–Gray)", "Adjusted curves"]

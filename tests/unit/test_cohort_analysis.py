@@ -565,3 +565,20 @@ def test_a_models_episode_count_is_its_episodes_with_every_term(reader, episodes
     periods = cohort_periods(reader, VIEWER, CohortSpec(), episodes)
     varying = rm.fit_risk_model(episodes, ["age_years", "is_take_home"], periods=periods)
     assert varying.n == int(episodes["age_years"].notna().sum())  # periods: one per episode
+
+
+def test_a_level_without_exits_is_named_by_its_label(episodes):
+    """A sex recorded as 'X' on three episodes none of which ended has no finite hazard
+    ratio: the Cox and Fine–Gray models say which term and value, not a library message."""
+    changed = episodes.copy()
+    changed.loc[changed["sex"] == "X", "sex"] = "F"  # 'X' only where set below
+    censored = changed.index[changed["event"] == 0][:3]
+    changed.loc[censored, "sex"] = "X"
+    with pytest.raises(SurvivalInputError, match="Sex: no exits among the 3 model row"):
+        rm.fit_risk_model(changed, ["age_years", "sex"])
+    never_dropped = changed.index[changed["dropout_status"] != 1][:3]
+    changed.loc[changed["sex"] == "X", "sex"] = "F"
+    changed.loc[never_dropped, "sex"] = "X"
+    with pytest.raises(SurvivalInputError, match="Sex: no dropouts among the 3 model row"):
+        rm.fit_dropout_model(changed, ["age_years", "sex"])
+    rm.fit_risk_model(episodes, ["age_years", "sex"])  # the recorded values fit
