@@ -21,6 +21,7 @@ from analytics import store
 from analytics.charts.curves import risk_table_times
 from analytics.cohort_analysis import (
     ALL,
+    GROUPINGS,
     LEVEL_LABELS,
     add_groupings,
     check_grouping,
@@ -453,7 +454,8 @@ def adjusted_curves(
     covariates = [c for c in check_terms(covariates, baseline_only=True) if c not in defining]
     if not covariates:
         raise RetentionError(
-            f"Every covariate chosen defines the groups of {group!r}: choose others to adjust for."
+            f"Every covariate chosen defines the groups of {GROUPINGS[group]}: choose others to "
+            "adjust for."
         )
     require_events(episodes)
     source = episodes if group in episodes.columns else add_groupings(episodes)
@@ -462,7 +464,8 @@ def adjusted_curves(
     frame["group"] = frame["group"].astype(str)
     if frame["group"].nunique() < 2:
         raise SurvivalInputError(
-            f"Only one group of {group!r} has complete data: nothing to compare."
+            f"Only one group of {GROUPINGS[group]} has complete data in this cohort: nothing "
+            "to compare. Choose another grouping, or widen the cohort."
         )
     curves = adjusted_survival(
         frame, duration="duration_days", event="event", group="group", covariates=covariates

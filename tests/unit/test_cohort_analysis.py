@@ -582,3 +582,11 @@ def test_a_level_without_exits_is_named_by_its_label(episodes):
     with pytest.raises(SurvivalInputError, match="Sex: no dropouts among the 3 model row"):
         rm.fit_dropout_model(changed, ["age_years", "sex"])
     rm.fit_risk_model(episodes, ["age_years", "sex"])  # the recorded values fit
+
+
+def test_adjusted_curves_of_one_group_say_what_to_change(reader):
+    one_clinic = CohortSpec(clinic_ids=("C02",))  # buprenorphine only: one treatment
+    with pytest.raises(SurvivalInputError, match="Only one group of Treatment .* Choose another"):
+        rm.adjusted_curves_for(
+            reader, VIEWER, one_clinic, group="modality", covariates=("age_years",)
+        )
