@@ -308,8 +308,9 @@ def check_levels_have_events(
             level, size = empty[0]
             raise SurvivalInputError(
                 f"{TERMS[term].label}: no {what} among the {size:,} model row(s) with "
-                f"'{str(level).replace('_', ' ')}' in this cohort, so its hazard ratio cannot "
-                "be estimated: take it out of the model terms, or widen the cohort."
+                f"'{LEVEL_LABELS.get(level, str(level).replace('_', ' '))}' in this cohort, so "
+                "its hazard ratio cannot be estimated: take it out of the model terms, or widen "
+                "the cohort."
             )
 
 
