@@ -216,14 +216,16 @@ def cohort_episodes(
     if columns is not None:
         read = list(dict.fromkeys([*columns, "event_observed", "dropout_status"]))
         read = [c for c in read if c not in ("event", "status")]
-        # the whole cohort, if a page already read it, holds these columns (same rows, same
-        # order, same values): taking them costs milliseconds, a read half a second at 1M
-        whole = reader.remembered(_memo_key(viewer, spec, None, date_mode))
-        if whole is not None and set(read) <= set(whole.columns):
-            outcome = [c for c in whole.columns if c in ("event", "status")]  # as added
-            if open_only:
-                whole = whole[whole["is_open"].astype(bool)].reset_index(drop=True)
-            return whole[[*read, *outcome]]
+        # a read of this cohort a page already made (the whole, or another page's columns)
+        # may hold these columns (same rows, same order, same values): taking them costs
+        # milliseconds, a read half a second at 1M
+        cover = _remembered_cover(reader, viewer, spec, date_mode, open_only, read)
+        if cover is not None:
+            held, held_open_only = cover
+            outcome = [c for c in held.columns if c in ("event", "status")]  # as added
+            if open_only and not held_open_only:
+                held = held[held["is_open"].astype(bool)].reset_index(drop=True)
+            return held[[*read, *outcome]]
 
     def compute() -> pd.DataFrame:
         with reader.cursor() as cur:
@@ -240,7 +242,7 @@ def cohort_episodes(
     # checks the remembered cohort is unchanged).
     key = _memo_key(viewer, spec, None if columns is None else tuple(columns), date_mode)
     if open_only:
-        key = (*key, "open_only")
+        key = (*key, _OPEN_ONLY)
     return reader.memoized(key, compute).copy(deep=False)
 
 
@@ -248,6 +250,33 @@ def _memo_key(viewer, spec: CohortSpec, columns: tuple[str, ...] | None, date_mo
     # true dates are remembered apart: no analysis showing rows may be handed them
     key = ("cohort_episodes", viewer, spec, columns)
     return key if date_mode == "shift" else (*key, date_mode)
+
+
+_OPEN_ONLY = "open_only"
+
+
+def _remembered_cover(reader, viewer, spec, date_mode, open_only, read):
+    """(frame, open only) of a remembered read of the same cohort (viewer, spec, dates)
+    holding ``read``, or None: for open episodes any read with ``is_open`` too (the caller
+    filters a read of every episode), else only reads of every episode."""
+    prefix = _memo_key(viewer, spec, None, date_mode)
+    every, only_open = prefix[4:], (*prefix[4:], _OPEN_ONLY)
+    found = []
+
+    def covers(key: tuple, frame) -> bool:
+        if key[:3] != prefix[:3] or key[4:] not in (every, only_open):
+            return False
+        frame_open = key[4:] == only_open
+        if frame_open and not open_only:
+            return False
+        needed = set(read) | ({"is_open"} if open_only and not frame_open else set())
+        if needed <= set(frame.columns):
+            found.append(frame_open)
+            return True
+        return False
+
+    held = reader.remembered_matching(covers)
+    return None if held is None else (held, found[-1])
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -326,3 +326,46 @@ def test_open_episodes_are_read_alone_and_equal_the_cohorts_open_rows(demo_store
     again = cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=columns[:3], open_only=True)
     pd.testing.assert_frame_equal(again, expected[list(again.columns)])
     fresh.close()
+
+
+def test_a_narrow_read_is_taken_from_any_remembered_read_that_holds_it(
+    demo_store, demo_as_of, monkeypatch
+):
+    """A page after another reads its columns from that page's read of the same cohort: the
+    same frame as its own read, with no query run (or audited) again; open episodes from a
+    read of every episode with is_open; never every episode from a read of the open ones."""
+    from analytics import access
+
+    spec = CohortSpec(gap_days=14, as_of=demo_as_of)
+    wide = ["patient_id", "episode_no", "clinic_id", "duration_days", "is_open", "age_years"]
+    narrow = ["patient_id", "episode_no", "duration_days"]
+    expected = {
+        (tuple(c), o): cohort_episodes(store.StoreReader(demo_store), store.LOCAL_ADMIN, spec,
+                                       columns=c, open_only=o)
+        for c in (narrow, ["patient_id", "is_open", "age_years"]) for o in (False, True)
+    }  # fmt: skip
+    reads = []
+    original = access.patient_rows
+    monkeypatch.setattr(
+        access, "patient_rows", lambda *a, **k: reads.append(1) or original(*a, **k)
+    )
+    fresh = store.StoreReader(demo_store)
+    cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=wide, open_only=True)
+    assert len(reads) == 1
+    # open rows cannot give every episode: read
+    got = cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=narrow)
+    assert len(reads) == 2
+    pd.testing.assert_frame_equal(got, expected[(tuple(narrow), False)])
+    cohort_episodes(fresh, store.LOCAL_ADMIN, spec, columns=wide)
+    assert len(reads) == 3
+    for columns in (narrow, ["patient_id", "is_open", "age_years"]):
+        for open_only in (False, True):
+            got = cohort_episodes(
+                fresh, store.LOCAL_ADMIN, spec, columns=columns, open_only=open_only
+            )
+            pd.testing.assert_frame_equal(got, expected[(tuple(columns), open_only)])
+    assert len(reads) == 3  # every one taken from the remembered reads
+    other = cohort_episodes(fresh, store.LOCAL_ADMIN, spec.replace(gap_days=30), columns=narrow)
+    assert len(reads) == 4
+    assert len(other) != len(expected[(tuple(narrow), False)])
+    fresh.close()
