@@ -261,7 +261,6 @@ def _remembered_cover(reader, viewer, spec, date_mode, open_only, read):
     filters a read of every episode), else only reads of every episode."""
     prefix = _memo_key(viewer, spec, None, date_mode)
     every, only_open = prefix[4:], (*prefix[4:], _OPEN_ONLY)
-    found = []
 
     def covers(key: tuple, frame) -> bool:
         if key[:3] != prefix[:3] or key[4:] not in (every, only_open):
@@ -270,13 +269,10 @@ def _remembered_cover(reader, viewer, spec, date_mode, open_only, read):
         if frame_open and not open_only:
             return False
         needed = set(read) | ({"is_open"} if open_only and not frame_open else set())
-        if needed <= set(frame.columns):
-            found.append(frame_open)
-            return True
-        return False
+        return needed <= set(frame.columns)
 
     held = reader.remembered_matching(covers)
-    return None if held is None else (held, found[-1])
+    return None if held is None else (held[1], held[0][4:] == only_open)
 
 
 def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:

@@ -592,23 +592,16 @@ class StoreReader:
                 self._memo.popitem(last=False)
         return value
 
-    def remembered_matching(self, wanted: Callable[[tuple, Any], bool]) -> Any | None:
-        """The newest value remembered at the current data version whose key (without the
-        version) and value satisfy ``wanted``, or None (nothing is computed)."""
+    def remembered_matching(self, wanted: Callable[[tuple, Any], bool]) -> tuple[tuple, Any] | None:
+        """(key, value) of the newest entry remembered at the current data version whose key
+        (without the version) and value satisfy ``wanted``, or None (nothing is computed)."""
         version = self.data_version()
         with self._memo_lock:
             entries = list(self._memo.items())
         for full_key, value in reversed(entries):
             if full_key[0] == version and wanted(full_key[1:], value):
-                return value
+                return full_key[1:], value
         return None
-
-    def remembered(self, key: tuple) -> Any | None:
-        """What :meth:`memoized` remembers for ``key`` at the current data version, or None
-        (nothing is computed)."""
-        full_key = (self.data_version(), *key)
-        with self._memo_lock:
-            return self._memo.get(full_key)
 
     def close(self) -> None:
         with self._lock:
