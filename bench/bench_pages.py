@@ -47,6 +47,11 @@ MARKER_JS = (
 
 
 TIMEOUT_S = 180.0  # per step; --timeout for very large stores
+SECONDS_JS = (
+    "() => { const m = document.querySelector('.run-complete');"
+    " return m ? Number(m.getAttribute('data-seconds')) : null; }"
+)
+server_seconds: list[float] = []  # the script's own time of each measured run, in order
 
 
 def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: float | None = None):
@@ -64,6 +69,7 @@ def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: flo
     while time.perf_counter() < deadline:
         now, last = page.evaluate("() => [performance.now(), window.__lastMutation]")
         if now - last >= QUIET_MS:
+            server_seconds.append(page.evaluate(SECONDS_JS))
             return max(last - started_ms, 0.0) / 1000, run
         time.sleep(0.05)
     raise TimeoutError("the page did not settle in time")
@@ -97,18 +103,19 @@ def _open_section(page, name: str, previous_run: str):
     return _wait_done(page, started_ms, previous_run)
 
 
-def _measure_sections(page, run: str) -> tuple[list[tuple[str, float, float]], str]:
+def _measure_sections(page, run: str) -> tuple[list[tuple[str, float, float, float]], str]:
     """Pages in sections (tabs that run only when open): for each section after the first,
     open it (its own analyses, not yet computed for these settings), then change the gap rule
-    (7 -> 14 days, its first computation there). Returns ((name, open, changed), ...)."""
+    (7 -> 14 days, its first computation there). Returns ((name, open, changed, script), ...)."""
     tabs = page.locator('[data-testid="stMain"]').get_by_role("tab")
     names = [tabs.nth(i).inner_text().strip() for i in range(tabs.count())]
     rows = []
     for name in names[1:]:
         opened, run = _open_section(page, name, run)
         changed, run = _choose_gap(page, 14, run)
+        changed_server = server_seconds[-1]
         _, run = _choose_gap(page, 7, run)
-        rows.append((name, opened, changed))
+        rows.append((name, opened, changed, changed_server))
     return rows, run
 
 
@@ -156,20 +163,21 @@ def run(
                     if page.get_by_text("Page not found").count():
                         raise RuntimeError(f"{page.url}: page not found")
                     changed, run = _choose_gap(page, 14, run)
+                    changed_server = server_seconds[-1]
                     back, run = _choose_gap(page, 7, run)
                     clinic, run = _choose_clinic(page, "C04", run)
                     rows.append((entry.title, first, changed, back, clinic))
                     print(
                         f"{entry.title:<22} first {first:6.2f} s   gap rule change "
-                        f"{changed:6.2f} s   back (cached) {back:6.2f} s   clinic filter "
+                        f"{changed:6.2f} s (script {changed_server:5.2f} s)   back (cached) {back:6.2f} s   clinic filter "
                         f"{clinic:6.2f} s",
                         flush=True,
                     )
                     sections, run = _measure_sections(page, run)
-                    for name, opened, section_changed in sections:
+                    for name, opened, section_changed, section_server in sections:
                         print(
                             f"  · {name:<24} open {opened:6.2f} s   gap rule change "
-                            f"{section_changed:6.2f} s",
+                            f"{section_changed:6.2f} s (script {section_server:5.2f} s)",
                             flush=True,
                         )
             browser.close()
