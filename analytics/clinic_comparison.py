@@ -86,31 +86,24 @@ def case_mix_frame(episodes: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _varies(column: pd.Series) -> bool:
+    """More than one value in a :func:`case_mix_frame` column (no missing values there)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # as_labels: every category is present
+        return len(column.cat.categories) > 1
+    return len(column) > 0 and column.min() != column.max()
+
+
 def fit_case_mix(episodes: pd.DataFrame, covariates: list[str] | None = None) -> CoxResult:
     """Cox model of ``event`` on the case mix, all clinics pooled, no clinic term, no dose."""
     frame = case_mix_frame(episodes)
     covariates = covariates or CASE_MIX
-    constant = [c for c in covariates if frame[c].nunique() < 2]
+    constant = [c for c in covariates if not _varies(frame[c])]
     return cox_ph(
         frame,
         duration="duration_days",
         event="event",
         covariates=[c for c in covariates if c not in constant],
     )
-
-
-def predicted_survival_at(
-    result: CoxResult, episodes: pd.DataFrame, time: float = YEAR_DAYS
-) -> np.ndarray:
-    """S(time | x) for every episode, as ``result.predict_survival`` but in one pass.
-
-    The baseline is predicted once for the first episode and scaled by exp((x - x_0)' beta).
-    """
-    frame = case_mix_frame(episodes)
-    reference = frame.iloc[[0]]
-    h0 = float(result.predict_survival(reference, [time])["cumhaz"].iloc[0])
-    x = result.design.matrix(frame) - result.design.matrix(reference)
-    return np.exp(-h0 * np.exp(x @ result.params))
 
 
 def observed_and_expected(
@@ -122,7 +115,7 @@ def observed_and_expected(
     ----------
     episodes : all clinics' episodes with ``clinic_id, clinic_name, start_date, duration_days,
         event`` and the case-mix columns; needs ``as_of`` implicit in ``duration_days``.
-    result : the case-mix model (:func:`fit_case_mix`).
+    result : the case-mix model (:func:`fit_case_mix`) fitted on these episodes.
 
     Returns
     -------
@@ -132,7 +125,9 @@ def observed_and_expected(
         observed_upper, expected, difference`` (observed − expected). Clinics whose follow-up
         ends before ``time`` have NaN observed.
     """
-    frame = episodes.assign(expected_s=predicted_survival_at(result, episodes, time))
+    if result.n != len(episodes):
+        raise RetentionError("The case-mix model was fitted on other episodes than these.")
+    frame = episodes.assign(expected_s=result.fitted_survival_at(time))
     km = survival_at(
         frame, duration="duration_days", event="event", times=[time], group="clinic_id"
     )
@@ -204,9 +199,20 @@ def clinic_vs_rest(
         ``kaplan_meier`` output with ``group`` = ``label`` or :data:`REST_LABEL`, and
         ``survival_at`` at every 90 days up to ``x_max`` (``group, time, n_risk``...).
     """
-    frame = episodes.assign(group=np.where(episodes["clinic_id"] == clinic_id, label, REST_LABEL))
-    if (frame["group"] == label).sum() == 0:
+    is_clinic = (episodes["clinic_id"] == clinic_id).to_numpy()
+    if not is_clinic.any():
         raise RetentionError(f"{label} has no episodes in this selection.")
+    # the two groups as codes, in sorted order as text would be (a million labels written out
+    # and hashed twice cost a quarter of a second); only the columns the curves read
+    names = sorted([label, REST_LABEL])
+    codes = np.where(is_clinic, names.index(label), names.index(REST_LABEL))
+    frame = pd.DataFrame(
+        {
+            "duration_days": episodes["duration_days"].to_numpy(),
+            "event": episodes["event"].to_numpy(),
+            "group": pd.Categorical.from_codes(codes, names),
+        }
+    )
     curves = kaplan_meier(frame, duration="duration_days", event="event", group="group")
     times = list(np.arange(0, x_max + 1, 90))
     risk = survival_at(

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from analytics import store
@@ -286,13 +287,24 @@ def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_labels(values: pd.Series) -> pd.Series:
-    """Text labels for a model term, missing values as "unknown" (strings are not copied
-    again: at a million rows re-typing strings as strings cost a tenth of a second a column)."""
-    if values.isna().any():
-        values = values.fillna("unknown")
-    if not all(isinstance(v, str) for v in pd.unique(values)):
-        values = values.astype(str)
-    return values
+    """Text labels for a model term, missing values as "unknown", as a categorical with its
+    categories sorted (a Cox design's reference level is the first, as it is for text).
+
+    A model then checks, counts and codes the term on small integer codes: at a million rows,
+    hashing the strings again for each of those steps cost half a second per model.
+    """
+    codes, uniques = pd.factorize(values)  # missing values: -1
+    labels = [str(u) for u in np.asarray(uniques, dtype=object)]
+    if (codes < 0).any():
+        labels.append("unknown")
+        codes = np.where(codes < 0, len(labels) - 1, codes)
+    categories = sorted(set(labels))
+    position = np.array([categories.index(label) for label in labels], dtype=np.int64)
+    return pd.Series(
+        pd.Categorical.from_codes(position[codes] if len(codes) else codes, categories),
+        index=values.index,
+        name=values.name,
+    )
 
 
 def with_outcome(frame: pd.DataFrame, outcome: str) -> pd.DataFrame:

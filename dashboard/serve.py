@@ -31,12 +31,15 @@ PRELOAD = (
 
 
 def warm_up(store_path: Path) -> None:
-    """Open the shared reader; in single-user mode also compute the default Overview once.
+    """Load the compiled survival kernels and open the shared reader; in single-user mode also
+    compute the default Overview once.
     (With users, whose view to compute is not known, and a read by nobody would be audited.)"""
     from analytics import clinic_overview, store, userfile
     from analytics.cohort_spec import CohortSpec
+    from analytics.survival.cox import load_compiled_kernels
 
     try:
+        load_compiled_kernels()
         reader = store.shared_reader(store_path)
         if userfile.has_users(store_path):
             reader.data_version()

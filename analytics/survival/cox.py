@@ -282,6 +282,23 @@ class CoxResult:
             )
         return pd.concat(frames, ignore_index=True)
 
+    def fitted_survival_at(self, time: float) -> np.ndarray:
+        """S(time | x_i) for every row the model was fitted on, in the data's row order: what
+        :meth:`predict_survival` gives for each row as a profile, without encoding the rows
+        again (a million episodes: a tenth of a second instead of a second)."""
+        rs = self._rs
+        risk = np.exp(rs.x @ self.params)  # rows sorted, covariates centred
+        haz = _coxfit.baseline_hazard_increments(rs, self._ev)
+        stratum_of_row = self._strata_codes[rs.order]
+        h0 = np.zeros(int(stratum_of_row.max()) + 1)
+        for code in range(len(h0)):
+            mine = rs.stratum_k == code
+            at = np.searchsorted(rs.time_k[mine], time, side="right")
+            h0[code] = np.r_[0.0, np.cumsum(haz[mine])][at]
+        survival = np.empty(len(risk))
+        survival[rs.order] = np.exp(-h0[stratum_of_row] * risk)
+        return survival
+
     def _profile_strata(self, profiles: pd.DataFrame) -> np.ndarray:
         if not self.strata:
             return np.zeros(len(profiles), dtype=np.int64)
@@ -364,11 +381,9 @@ def cox_ph(
     _check_finite(beta, ev.gradient, vcov, design.columns)
     robust = None
     if cluster is not None:
-        dfbeta = _coxfit.score_residuals(rs, ev) @ vcov
-        cl = pd.factorize(data[cluster].to_numpy()[rs.order])[0]
-        summed = np.zeros((cl.max() + 1, len(beta)))
-        np.add.at(summed, cl, dfbeta)
-        robust = summed.T @ summed
+        robust = _cluster_sandwich(
+            _coxfit.score_residuals(rs, ev), data[cluster].to_numpy(), rs.order, vcov
+        )
     table = _coefficient_table(beta, vcov, robust, design.columns, conf_level)
     lr = 2 * (ev.loglik - loglik0)
     names = design.columns
@@ -394,6 +409,21 @@ def cox_ph(
         _event=observed,
         _strata_codes=codes,
     )
+
+
+def _cluster_sandwich(
+    residuals: np.ndarray, cluster: np.ndarray, order: np.ndarray, vcov: np.ndarray
+) -> np.ndarray:
+    """R's robust variance D'D, D = the dfbeta residuals (score residuals @ vcov) summed per
+    cluster. ``residuals`` are in sorted-row order (``order``); clusters are coded in the data's
+    own order (hashing a million strings in sorted order jumps around memory: twice slower)."""
+    codes = pd.factorize(cluster)[0][order]
+    n_clusters = int(codes.max()) + 1
+    summed = np.column_stack(
+        [np.bincount(codes, weights=column, minlength=n_clusters) for column in residuals.T]
+    )
+    dfbeta = summed @ vcov
+    return dfbeta.T @ dfbeta
 
 
 def _check_finite(
@@ -437,3 +467,15 @@ def _coefficient_table(
         index=pd.Index(names, name="term"),
     )
     return table[COEF_COLUMNS]
+
+
+def load_compiled_kernels() -> None:
+    """Fit a tiny clustered model and its concordance, so that numba loads its compiled
+    kernels now (or, on a fresh checkout, compiles them, a few seconds) rather than during
+    someone's first model."""
+    data = pd.DataFrame(
+        {"time": [1.0, 2, 3, 4, 5, 6], "event": [1, 0, 1, 1, 0, 1], "x": [0.5, 1, 0, 2, 1, 3]}
+    )
+    data["patient"] = ["a", "a", "b", "c", "c", "d"]
+    fit = cox_ph(data, duration="time", event="event", covariates=["x"], cluster="patient")
+    _ = fit.concordance

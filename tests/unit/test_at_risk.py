@@ -185,11 +185,13 @@ def test_reasons_of_many_rows_equal_the_text_written_row_by_row():
     assert written.str.contains("no take-homes at").sum() == table["no_take_homes"].sum()
 
 
-def test_model_labels_fill_missing_values_and_keep_strings_as_they_are():
+def test_model_labels_fill_missing_values_as_sorted_categories():
     from analytics.episodes import as_labels
 
-    strings = pd.Series(["F", "M", "F"], dtype=object)
-    assert as_labels(strings) is strings  # no copy of a million strings that are strings
+    labels = as_labels(pd.Series(["M", "F", "M"], index=[4, 5, 6], dtype=object))
+    assert labels.tolist() == ["M", "F", "M"]
+    assert labels.index.tolist() == [4, 5, 6]
+    assert labels.cat.categories.tolist() == ["F", "M"]  # the reference level: first sorted
     assert as_labels(pd.Series(["F", None, np.nan])).tolist() == ["F", "unknown", "unknown"]
     assert as_labels(pd.Series([True, None, 2])).tolist() == ["True", "unknown", "2"]
 

@@ -11,6 +11,7 @@ from analytics import store
 from analytics.charts import funnel_points
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import cohort_episodes
+from analytics.errors import RetentionError
 from analytics.survival import survival_at
 
 MANAGER = store.Viewer(
@@ -51,17 +52,17 @@ def test_expected_values_are_proportions_that_balance(comparison):
     assert abs(balance) < 0.03
 
 
-def test_fast_prediction_equals_predict_survival(reader):
+def test_expected_survival_of_each_episode_equals_predict_survival(reader):
     episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
     model = cc.fit_case_mix(episodes)
-    some = episodes.sample(6, random_state=1)
-    fast = cc.predicted_survival_at(model, some)
-    slow = [
-        model.predict_survival(cc.case_mix_frame(some).iloc[[i]], [365])["survival"].iloc[0]
-        for i in range(len(some))
-    ]
-    np.testing.assert_allclose(fast, slow, rtol=1e-10)
+    fast = model.fitted_survival_at(365)
+    rows = np.random.default_rng(1).choice(len(episodes), 6, replace=False)
+    frame = cc.case_mix_frame(episodes)
+    slow = [model.predict_survival(frame.iloc[[i]], [365])["survival"].iloc[0] for i in rows]
+    np.testing.assert_allclose(fast[rows], slow, rtol=1e-10)
     assert "dose_day30_mg" not in model.design.covariates
+    with pytest.raises(RetentionError, match="fitted on other episodes"):
+        cc.observed_and_expected(episodes.iloc[:-1], model)
 
 
 def _synthetic_episodes(seed: int = 7) -> pd.DataFrame:

@@ -180,6 +180,19 @@ def test_strata_on_several_columns_equal_one_combined_column():
     )
 
 
+def test_fitted_survival_of_each_row_equals_predict_survival_in_its_stratum():
+    data = pd.read_csv(DATA / "survival_synthetic.csv")
+    fit = cox_ph(
+        data, duration="duration_days", event="event_observed", covariates=["dose_mg", "female"],
+        strata="site",
+    )  # fmt: skip
+    fitted = fit.fitted_survival_at(200)
+    rows = [0, 7, 120, len(data) - 1]
+    one_by_one = [fit.predict_survival(data.iloc[[i]], [200])["survival"].iloc[0] for i in rows]
+    np.testing.assert_allclose(fitted[rows], one_by_one, rtol=1e-12)
+    assert data["site"].iloc[rows].nunique() > 1
+
+
 def _brute_force_concordance(eta, stop, event, strata, start):
     """The definition, pair by pair: every event vs every row at risk without a tied event."""
     conc = disc = tied = 0
