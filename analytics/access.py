@@ -250,13 +250,15 @@ def guarded_query(
     what: str | None = None,
     now: dt.datetime | None = None,
     columns: Sequence[str] | None = None,
+    text_as_arrow: bool = False,
 ) -> pd.DataFrame:
     """Run a named query for ``viewer``: check clinic filters, refuse or audit patient-level
     queries, suppress aggregate counts for viewers without identifiable access.
 
     ``what`` names the page or export for the audit log (default ``query:<name>``); ``now``
     stamps audit entries (default: the clock, as this is where a person looks at data);
-    ``columns`` reads only those columns (``store.run_query``).
+    ``columns`` reads only those columns and ``text_as_arrow`` keeps text in Arrow
+    (``store.run_query``).
     """
     params = dict(params or {})
     what = what or f"query:{name}"
@@ -269,7 +271,9 @@ def guarded_query(
     except AccessDenied as exc:
         _audit(reader, viewer, "denied", what, [], 0, str(exc)[:500], now)
         raise
-    frame = reader.unguarded_scoped_query(name, viewer, params, columns=columns)
+    frame = reader.unguarded_scoped_query(
+        name, viewer, params, columns=columns, text_as_arrow=text_as_arrow
+    )
     if spec is not None:
         _audit(
             reader, viewer, "view", what, _returned_clinics(frame, viewer), len(frame), None, now
@@ -298,9 +302,10 @@ def patient_rows(
     now: dt.datetime | None = None,
     date_mode: str = "shift",
     columns: Sequence[str] | None = None,
+    text_as_arrow: bool = False,
 ) -> pd.DataFrame:
-    """Rows of a patient-level named query as the viewer may see them, audited (``columns``:
-    only those, as :func:`guarded_query`).
+    """Rows of a patient-level named query as the viewer may see them, audited (``columns``,
+    ``text_as_arrow``: as :func:`guarded_query`).
 
     Identifiable viewers get their clinics' rows as stored; viewers without identifiable
     access get :func:`deidentify`'d rows of every clinic in scope. Either way the access is
@@ -316,7 +321,10 @@ def patient_rows(
         _audit(reader, viewer, "denied", what, [], 0, str(exc), now)
         raise exc
     if viewer.identifiable:
-        return guarded_query(reader, name, viewer, params, what=what, now=now, columns=columns)
+        return guarded_query(
+            reader, name, viewer, params, what=what, now=now, columns=columns,
+            text_as_arrow=text_as_arrow,
+        )  # fmt: skip
     params = dict(params or {})
     try:
         _check_params(viewer, params)
@@ -326,7 +334,9 @@ def patient_rows(
     except AccessDenied as exc:
         _audit(reader, viewer, "denied", what, [], 0, str(exc)[:500], now)
         raise
-    frame = reader.unguarded_scoped_query(name, viewer, params, columns=columns)
+    frame = reader.unguarded_scoped_query(
+        name, viewer, params, columns=columns, text_as_arrow=text_as_arrow
+    )
     out = deidentify(frame, viewer, pseudonym_secret(reader.path), date_mode=date_mode)
     _audit(
         reader,

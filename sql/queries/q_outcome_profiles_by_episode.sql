@@ -3,6 +3,8 @@
 -- before its start and its end; days_since_start is negative for the admission profile.
 -- Parameters: $gap_days, $as_of (episode rule); $scope_clinic_ids (the viewer's clinics);
 -- $clinic_ids (the chosen clinics; empty: all the viewer's).
+-- Rows come in no set order (sorting millions of rows cost more than reading them): the means
+-- over time do not depend on it (analytics.trends._cell_sums).
 with episodes as (
     select
         patient_id,
@@ -37,4 +39,3 @@ inner join profiles
         episodes.patient_id = profiles.patient_id
         and episodes.clinic_id = profiles.clinic_id
         and profiles.assessment_date between episodes.start_date - 30 and episodes.end_date
-order by episodes.patient_id, episodes.episode_no, profiles.assessment_date

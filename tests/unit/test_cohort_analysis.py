@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analytics import cohort_analysis as ca
 from analytics import relapse, store, trends
@@ -152,6 +153,32 @@ def test_mean_by_month_by_hand():
     assert out.loc[3, "mean"] == pytest.approx(6.0)
     half = 4.302652729911275 * 2.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
     assert out.loc[3, "upper"] == pytest.approx(6.0 + half)
+
+
+@pytest.mark.parametrize("step", [1, 0.25, 1 / 12, 0.1])  # whole, quarter, twelfth, other
+def test_mean_by_month_does_not_depend_on_the_rows_order(step):
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "days_since_start": rng.integers(-30, 800, 20_000),
+            "score": rng.integers(0, 85, 20_000) * step,
+            "modality": rng.choice(["MMT", "BMT", "HAT"], 20_000),
+        }
+    )
+    frame.loc[rng.random(20_000) < 0.1, "score"] = np.nan
+    first = trends.mean_by_month(frame, value="score", group="modality")
+    shuffled = trends.mean_by_month(frame.sample(frac=1, random_state=2), value="score",
+                                    group="modality")  # fmt: skip
+    pd.testing.assert_frame_equal(first, shuffled, check_exact=True)
+    by_hand = frame.dropna().assign(
+        month=lambda f: np.floor(np.maximum(f["days_since_start"], 0) / 30.4375 / 3) * 3
+    )
+    by_hand = by_hand[by_hand["month"] <= 24].groupby(["modality", "month"])["score"]
+    expected = by_hand.agg(["size", "mean", "std"]).reset_index()
+    np.testing.assert_array_equal(first["n"], expected["size"])
+    np.testing.assert_allclose(first["mean"], expected["mean"], rtol=1e-13)
+    half = stats.t.ppf(0.975, expected["size"] - 1) * expected["std"] / np.sqrt(expected["size"])
+    np.testing.assert_allclose(first["upper"], expected["mean"] + half, rtol=1e-12)
 
 
 def test_cox_model_matches_direct_fit(episodes):
