@@ -87,7 +87,7 @@ def build_risk_sets(
 ) -> RiskSets:
     """Sort once and precompute the index arrays of the risk sets."""
     # integer keys (stratum, time rank) make sorting and searching exact and stratum-aware
-    times, rank = np.unique(stop if start is None else np.r_[stop, start], return_inverse=True)
+    times, rank = v.unique_inverse(stop if start is None else np.r_[stop, start])
     width = len(times) + 1
     key_stop = strata.astype(np.int64) * width + rank[: len(stop)]
     order = v.stable_argsort(key_stop * 2 + (~event))

@@ -159,6 +159,26 @@ def group_time_order(time: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.lexsort((time, codes))
 
 
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``. Whole days (the usual follow-up) are ranked
+    by counting instead of sorting: a million times, 0.01 s instead of 0.1 s."""
+    values = np.asarray(values)
+    if (
+        values.size
+        and values.dtype.kind in "iuf"
+        and values.min() >= 0
+        and values.max() < 2**24
+        and np.all(values == np.floor(values))
+    ):
+        days = values.astype(np.int64)
+        present = np.zeros(int(days.max()) + 1, dtype=bool)
+        present[days] = True
+        rank_of_day = np.cumsum(present) - 1
+        return np.flatnonzero(present).astype(values.dtype), rank_of_day[days]
+    uniques, inverse = np.unique(values, return_inverse=True)
+    return uniques, inverse.ravel()
+
+
 def stable_argsort(key: np.ndarray) -> np.ndarray:
     """``np.argsort(key, kind="stable")`` of integer keys; keys that fit 16 bits are sorted
     by numpy's radix sort (a million keys: 0.02 s instead of 0.1 s)."""

@@ -73,15 +73,15 @@ relapses as (
 ),
 
 take_homes as (
-    -- is_take_home never returns to 0 within an episode: the current period's is the maximum
-    select
+    -- is_take_home never returns to 0 within an episode: the current period has it if any
+    -- period has (only those periods are joined: fewer than half of eighteen million)
+    select distinct
         periods.patient_id,
-        periods.episode_no,
-        max(periods.is_take_home) as is_take_home
+        periods.episode_no
     from fct_episode_periods($gap_days, $as_of) as periods
-    inner join open_episodes as episodes
+    semi join open_episodes as episodes
         on periods.patient_id = episodes.patient_id and periods.episode_no = episodes.episode_no
-    group by periods.patient_id, periods.episode_no
+    where periods.is_take_home = 1
 )
 
 select
@@ -91,7 +91,7 @@ select
     coalesce(missed.missed_long, 0)::integer as missed_long,
     coalesce(positive_weeks.n_positive_screen_weeks, 0)::integer as n_positive_screen_weeks,
     relapses.patient_id is not null as has_recent_relapse,
-    coalesce(take_homes.is_take_home, 0)::integer as is_take_home
+    (take_homes.patient_id is not null)::integer as is_take_home
 from open_episodes
 left join missed
     on

@@ -268,3 +268,26 @@ def test_stable_argsort_is_numpys_stable_argsort(values, cap):
 
     key = np.array([v % cap for v in values], dtype=np.int64)  # often 16-bit, sometimes not
     np.testing.assert_array_equal(stable_argsort(key), np.argsort(key, kind="stable"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 4000).map(float),  # whole days: ranked by counting
+            st.integers(0, 4000),
+            st.floats(0, 4000, allow_nan=False, allow_infinity=False),  # fractions: np.unique
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_unique_inverse_is_numpys(values):
+    from analytics.survival._validate import unique_inverse
+
+    array = np.array(values)
+    uniques, inverse = unique_inverse(array)
+    expected, expected_inverse = np.unique(array, return_inverse=True)
+    np.testing.assert_array_equal(uniques, expected)
+    assert uniques.dtype == expected.dtype
+    np.testing.assert_array_equal(inverse, expected_inverse)
