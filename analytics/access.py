@@ -302,10 +302,11 @@ def patient_rows(
     now: dt.datetime | None = None,
     date_mode: str = "shift",
     columns: Sequence[str] | None = None,
-    text_as_arrow: bool = False,
+    text_as_arrow: bool = True,
 ) -> pd.DataFrame:
     """Rows of a patient-level named query as the viewer may see them, audited (``columns``,
-    ``text_as_arrow``: as :func:`guarded_query`).
+    ``text_as_arrow``: as :func:`guarded_query`; text stays in Arrow by default, so that
+    every patient-level frame holds its ids alike and frames join and align on them).
 
     Identifiable viewers get their clinics' rows as stored; viewers without identifiable
     access get :func:`deidentify`'d rows of every clinic in scope. Either way the access is

@@ -87,7 +87,8 @@ def _in_cohort(
             con.sql(
                 "select * from mart_rows semi join cohort_keys using (patient_id, episode_no)"
                 f" order by {by}"
-            )
+            ),
+            text_as_arrow=True,  # as the patient-level rows came in
         )
 
 

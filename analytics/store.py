@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -51,7 +52,11 @@ _NULLABLE_DTYPES = {
     pa.uint32(): pd.UInt32Dtype(),
     pa.uint64(): pd.UInt64Dtype(),
 }
-_ARROW_TEXT = {kind: pd.ArrowDtype(kind) for kind in (pa.string(), pa.large_string())}
+# pandas' Arrow-backed "str" dtype (pandas 3's default): missing text is NaN and comparisons
+# give numpy booleans, as with object columns of Python strings
+_ARROW_TEXT = {
+    kind: pd.StringDtype("pyarrow", na_value=np.nan) for kind in (pa.string(), pa.large_string())
+}
 
 
 def execute(
@@ -249,9 +254,9 @@ def run_query(
     (e.g. the viewer's scope) to every query. ``columns``: only these of its columns (our
     own names, checked; the query's ORDER BY still applies beneath the projection); a page
     that reads eight of sixty columns of a million rows converts only those.
-    ``text_as_arrow``: text columns stay Arrow strings (``string[pyarrow]``) instead of
-    becoming Python strings; for rows that only go back into DuckDB (a join), where
-    converting millions of ids was most of the time.
+    ``text_as_arrow``: text columns stay in Arrow (pandas' ``str`` dtype, missing as NaN)
+    instead of becoming millions of Python strings, for a large read (converting the ids was
+    most of its time).
     """
     sql = query_sql(name)
     named = set(_PARAMETER.findall(sql))

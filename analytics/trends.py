@@ -252,10 +252,7 @@ def _assessments(reader, viewer, spec: CohortSpec, query: str, values: Sequence[
         from analytics.access import patient_rows  # access builds on the store, as we do
 
         params = {"gap_days": spec.gap_days, "as_of": as_of, "clinic_ids": list(spec.clinic_ids)}
-        return patient_rows(
-            reader, viewer, query, params, what=_READ_FOR[query], columns=columns,
-            text_as_arrow=True,  # the ids only go back into DuckDB, for the join
-        )  # fmt: skip
+        return patient_rows(reader, viewer, query, params, what=_READ_FOR[query], columns=columns)
 
     key = (query, viewer, spec.gap_days, as_of, spec.clinic_ids, tuple(values))
     return reader.memoized(key, read)

@@ -234,6 +234,28 @@ def evaluate(rs: RiskSets, beta: np.ndarray) -> Evaluation:
     return Evaluation(loglik, r, s1, e1, sums, score_k)
 
 
+@numba.njit(cache=True, nogil=True)
+def _weighted_gram(x, r, cum, hi, lo, own, cell_starts):  # pragma: no cover (compiled)
+    """X' diag(a) X with a_i = r_i (C[hi_i] - C[lo_i] - own of the row's cell), one pass over
+    the rows and half the products (symmetric); numpy wrote a and a x (n x p) first, twice
+    the time of the product itself."""
+    n, p = x.shape
+    out = np.zeros((p, p))
+    n_cells = len(cell_starts)
+    for cell in range(n_cells):
+        end = cell_starts[cell + 1] if cell + 1 < n_cells else n
+        for i in range(cell_starts[cell], end):
+            weight = r[i] * (cum[hi[i]] - cum[lo[i]] - own[cell])
+            for a in range(p):
+                xa = weight * x[i, a]
+                for b in range(a + 1):
+                    out[a, b] += xa * x[i, b]
+    for a in range(p):
+        for b in range(a):
+            out[b, a] = out[a, b]
+    return out
+
+
 def information(rs: RiskSets, ev: Evaluation, weight_k: np.ndarray | None = None) -> np.ndarray:
     """Observed information, optionally with event time k weighted by ``weight_k``.
 
@@ -244,8 +266,7 @@ def information(rs: RiskSets, ev: Evaluation, weight_k: np.ndarray | None = None
     cum = np.r_[0.0, np.cumsum(ev.sums["A"] * w)]
     own = np.zeros(len(rs.cell_starts))  # tied events see (1 - c) of their own time's weight
     own[rs.ev_cell] = ev.sums["B"] * w
-    per_row = ev.r * (cum[rs.hi] - cum[rs.lo] - np.repeat(own, rs.cell_sizes))
-    first = (rs.x * per_row[:, None]).T @ rs.x
+    first = _weighted_gram(rs.x, ev.r, cum, rs.hi, rs.lo, own, rs.cell_starts)
     s1, e1 = ev.s1, ev.e1
     second = s1.T @ (s1 * (ev.sums["A2"] * w)[:, None])
     if rs.efron:

@@ -521,6 +521,15 @@ def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
             slow.sort_values(keys).reset_index(drop=True),
             obj=name,
         )
+        # patient-level reads keep text in Arrow: the same values, missing text as NaN
+        in_arrow = store.run_query(con, name, params, text_as_arrow=True)
+        text = [c for c in slow.columns if slow[c].dtype == object]
+        assert all(in_arrow[c].dtype == "str" for c in text), name
+        pd.testing.assert_frame_equal(
+            in_arrow.astype(dict.fromkeys(text, object)).sort_values(keys, ignore_index=True),
+            slow.sort_values(keys, ignore_index=True),
+            obj=name,
+        )
     con.close()
 
 
