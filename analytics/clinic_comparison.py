@@ -127,25 +127,38 @@ def observed_and_expected(
     """
     if result.n != len(episodes):
         raise RetentionError("The case-mix model was fitted on other episodes than these.")
-    frame = episodes.assign(expected_s=result.fitted_survival_at(time))
-    km = survival_at(
-        frame, duration="duration_days", event="event", times=[time], group="clinic_id"
+    # per clinic by code: a million episodes are neither copied nor grouped as frames
+    codes, clinic_ids = pd.factorize(episodes["clinic_id"], sort=True)
+    n_clinics = len(clinic_ids)
+    curves_frame = pd.DataFrame(
+        {
+            "duration_days": episodes["duration_days"].to_numpy(),
+            "event": episodes["event"].to_numpy(),
+            "clinic": pd.Categorical.from_codes(codes, list(clinic_ids)),
+        }
     )
-    km = km.set_index("group")
-    followed = (frame["duration_days"] >= time) | (frame["event"] == 1)
+    km = survival_at(
+        curves_frame, duration="duration_days", event="event", times=[time], group="clinic"
+    ).set_index("group")
+    followed = (curves_frame["duration_days"] >= time) | (curves_frame["event"] == 1)
+    n_episodes = np.bincount(codes, minlength=n_clinics)
+    n_followed = np.bincount(codes, weights=followed.to_numpy(float), minlength=n_clinics)
+    expected = np.bincount(codes, weights=result.fitted_survival_at(time), minlength=n_clinics)
+    first_rows = np.unique(codes, return_index=True)[1]
+    names = episodes["clinic_name"].to_numpy()[first_rows]
     rows = []
-    for clinic_id, part in frame.groupby("clinic_id", sort=True):
+    for code, clinic_id in enumerate(clinic_ids):
         has_km = clinic_id in km.index
         rows.append(
             {
                 "clinic_id": clinic_id,
-                "clinic_name": part["clinic_name"].iloc[0],
-                "n_episodes": len(part),
-                "n_patients": int(followed[part.index].sum()),
+                "clinic_name": names[code],
+                "n_episodes": int(n_episodes[code]),
+                "n_patients": int(n_followed[code]),
                 "observed": km.at[clinic_id, "survival"] if has_km else np.nan,
                 "observed_lower": km.at[clinic_id, "lower"] if has_km else np.nan,
                 "observed_upper": km.at[clinic_id, "upper"] if has_km else np.nan,
-                "expected": float(part["expected_s"].mean()),
+                "expected": float(expected[code] / n_episodes[code]),
             }
         )
     out = pd.DataFrame(rows)

@@ -371,3 +371,12 @@ def test_a_narrow_read_is_taken_from_any_remembered_read_that_holds_it(
     assert len(reads) == 4
     assert len(other) != len(expected[(tuple(narrow), False)])
     fresh.close()
+
+
+def test_treatment_labels_join_methadone_with_its_dose_band():
+    modality = pd.Series(["MMT", "HAT", "MMT", None, "BMT", "MMT"], dtype="str", index=range(3, 9))
+    band = pd.Series(["<60", "not_applicable", ">=80", "<60", "not_applicable", "<60"])
+    band.index = modality.index
+    labels = at_risk.treatment_labels(modality, band)
+    assert labels.tolist() == ["MMT <60", "HAT", "MMT >=80", None, "BMT", "MMT <60"]
+    assert labels.index.equals(modality.index)
