@@ -341,7 +341,9 @@ def assemble(open_signed: pd.DataFrame, risk: np.ndarray) -> pd.DataFrame:
     risk_key = -table["risk_90d"].to_numpy()
     risk_key[np.isnan(risk_key)] = np.inf
     order = np.lexsort((risk_key, -table["n_signs"].to_numpy()))
-    return table.iloc[order][COLUMNS].reset_index(drop=True)
+    out = table[COLUMNS].take(order)  # the shown columns only, taken once
+    out.index = pd.RangeIndex(len(out))  # (reset_index would copy every column again)
+    return out
 
 
 def at_risk_patients(
