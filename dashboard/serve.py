@@ -31,15 +31,14 @@ PRELOAD = (
 
 
 def warm_up(store_path: Path) -> None:
-    """Load the compiled survival kernels and open the shared reader; in single-user mode also
-    compute the default Overview once.
-    (With users, whose view to compute is not known, and a read by nobody would be audited.)"""
+    """Open the shared reader; in single-user mode also compute the default Overview once
+    (with users, whose view to compute is not known, and a read by nobody would be audited);
+    then load the compiled survival kernels."""
     from analytics import clinic_overview, store, userfile
     from analytics.cohort_spec import CohortSpec
     from analytics.survival.cox import load_compiled_kernels
 
     try:
-        load_compiled_kernels()
         reader = store.shared_reader(store_path)
         if userfile.has_users(store_path):
             reader.data_version()
@@ -47,6 +46,10 @@ def warm_up(store_path: Path) -> None:
             clinic_overview.clinic_overview(reader, store.LOCAL_ADMIN, CohortSpec())
     except Exception as exc:  # the page will show the same problem as a sentence
         logging.getLogger(__name__).warning("warm-up skipped: %s", type(exc).__name__)
+    try:
+        load_compiled_kernels()  # after the landing page's work: no model runs on it
+    except Exception as exc:  # a model page will raise it in a sentence
+        logging.getLogger(__name__).warning("kernel warm-up skipped: %s", type(exc).__name__)
 
 
 def serve(store_path: Path, *, port: int = 8501) -> int:
