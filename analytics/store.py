@@ -341,6 +341,9 @@ _KEY_COLUMNS = "cache_gap_days, cache_as_of"
 _CACHE_FILL_LOCK = threading.Lock()
 
 
+# No named query asks for open_only any more (the at-risk signs join the open episodes once,
+# faster than a semi join first). The branch is kept until the next change of the stored layers:
+# removing it changes layers_hash, which re-materialises every store's marts on its next open.
 OPEN_ONLY_MARTS = ("fct_screen_weeks", "fct_relapse_events")
 
 # Rows are stored in the order their queries return them, so the queries' ORDER BY finds them

@@ -51,7 +51,8 @@ positive_weeks as (
         weeks.patient_id,
         weeks.episode_no,
         count(*) as n_positive_screen_weeks
-    from fct_screen_weeks($gap_days, $as_of, open_only := true) as weeks
+    -- one join with the open episodes (open_only would add a semi join with them first)
+    from fct_screen_weeks($gap_days, $as_of) as weeks
     inner join open_episodes as episodes
         on weeks.patient_id = episodes.patient_id and weeks.episode_no = episodes.episode_no
     where
@@ -64,7 +65,7 @@ relapses as (
     select distinct
         events.patient_id,
         events.episode_no
-    from fct_relapse_events($gap_days, $as_of, open_only := true) as events
+    from fct_relapse_events($gap_days, $as_of) as events
     inner join open_episodes as episodes
         on events.patient_id = episodes.patient_id and events.episode_no = episodes.episode_no
     where
