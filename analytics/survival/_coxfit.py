@@ -341,6 +341,17 @@ def score_residuals(rs: RiskSets, ev: Evaluation) -> np.ndarray:
     )  # fmt: skip
 
 
+@numba.njit(cache=True, nogil=True)
+def sum_rows_by_group(values, group, n_groups):  # pragma: no cover (compiled)
+    """Row sums of ``values`` (n x p) per ``group`` code (0..n_groups-1), in row order: one
+    pass where a bincount per column read the codes p times."""
+    out = np.zeros((n_groups, values.shape[1]))
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            out[group[i], j] += values[i, j]
+    return out
+
+
 def baseline_hazard_increments(rs: RiskSets, ev: Evaluation) -> np.ndarray:
     """Increments of the baseline cumulative hazard at the centred covariates.
 

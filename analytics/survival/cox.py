@@ -214,7 +214,7 @@ class CoxResult:
             ranks = stats.rankdata(self._stop)
             g = np.interp(t, np.sort(self._stop), np.sort(ranks))
         else:
-            order = np.argsort(self._stop, kind="stable")
+            order = v.group_time_order(self._stop, np.zeros(len(self._stop), dtype=np.intp))
             start = None if self._start is None else self._start[order]
             curve = km_curve(self._stop[order], self._event[order].astype(float), start)
             idx = np.searchsorted(curve.time, t, side="left")  # last time strictly before t
@@ -381,9 +381,7 @@ def cox_ph(
     _check_finite(beta, ev.gradient, vcov, design.columns)
     robust = None
     if cluster is not None:
-        robust = _cluster_sandwich(
-            _coxfit.score_residuals(rs, ev), data[cluster].to_numpy(), rs.order, vcov
-        )
+        robust = _cluster_sandwich(_coxfit.score_residuals(rs, ev), data[cluster], rs.order, vcov)
     table = _coefficient_table(beta, vcov, robust, design.columns, conf_level)
     lr = 2 * (ev.loglik - loglik0)
     names = design.columns
@@ -412,17 +410,15 @@ def cox_ph(
 
 
 def _cluster_sandwich(
-    residuals: np.ndarray, cluster: np.ndarray, order: np.ndarray, vcov: np.ndarray
+    residuals: np.ndarray, cluster: pd.Series, order: np.ndarray, vcov: np.ndarray
 ) -> np.ndarray:
     """R's robust variance D'D, D = the dfbeta residuals (score residuals @ vcov) summed per
     cluster. ``residuals`` are in sorted-row order (``order``); clusters are coded in the data's
-    own order (hashing a million strings in sorted order jumps around memory: twice slower)."""
+    own order (hashing a million strings in sorted order jumps around memory: twice slower),
+    from the column itself (Arrow text is coded without making Python strings)."""
     codes = pd.factorize(cluster)[0][order]
     n_clusters = int(codes.max()) + 1
-    summed = np.column_stack(
-        [np.bincount(codes, weights=column, minlength=n_clusters) for column in residuals.T]
-    )
-    dfbeta = summed @ vcov
+    dfbeta = _coxfit.sum_rows_by_group(residuals, codes, n_clusters) @ vcov
     return dfbeta.T @ dfbeta
 
 
