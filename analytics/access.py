@@ -499,7 +499,10 @@ def deidentify(
                 v: pseudonym(str(v), secret, prefix=prefix, purpose=column)
                 for v in out[column].dropna().unique()
             }
-            out[column] = out[column].map(names).astype(object)
+            kind = out[column].dtype  # Arrow text stays Arrow text: frames still join alike
+            out[column] = (
+                out[column].map(names).astype(kind if isinstance(kind, pd.StringDtype) else object)
+            )
     if "patient_id" in out.columns:  # the stored order (by true date) would hint at the shifts
         out = out.sort_values("patient_id", kind="stable").reset_index(drop=True)
     return out
