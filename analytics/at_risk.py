@@ -176,8 +176,18 @@ def risk_of_leaving(
     H(t | x) = H(t | x_0) exp((x − x_0)' beta): the model's baseline is predicted once, for the
     first profile (as ``predict_survival``), and each profile's linear predictor is computed
     once for both times, so hundreds of thousands of profiles cost one prediction.
+
+    A profile with a value the model never saw (a rare level missing from the patient sample
+    a large store fits on) has no risk (NaN); the others are still predicted.
     """
-    t = np.asarray(days_in_treatment, dtype=float)
+    risk = np.full(len(profiles), np.nan)
+    seen = np.ones(len(profiles), dtype=bool)
+    for name, levels in result.design.levels.items():
+        seen &= profiles[name].isin(levels).to_numpy()
+    if not seen.any():
+        return risk
+    profiles = profiles[seen]
+    t = np.asarray(days_in_treatment, dtype=float)[seen]
     end = t + HORIZON_DAYS
     grid = np.unique(np.r_[t, end])
     reference = profiles.iloc[[0]]
@@ -185,7 +195,8 @@ def risk_of_leaving(
     # exact: every time is a grid point
     increase = np.interp(end, grid, base) - np.interp(t, grid, base)
     x = result.design.matrix(profiles) - result.design.matrix(reference)
-    return 1.0 - np.exp(-increase * np.exp(x @ result.params))
+    risk[seen] = 1.0 - np.exp(-increase * np.exp(x @ result.params))
+    return risk
 
 
 def current_profiles(open_episodes: pd.DataFrame) -> pd.DataFrame:

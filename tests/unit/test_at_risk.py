@@ -93,6 +93,22 @@ def test_risk_is_conditional_survival_from_the_model(reader):
         assert risk[i] == pytest.approx(1 - curve.iloc[1] / curve.iloc[0], rel=1e-9)
 
 
+def test_a_value_the_model_never_saw_has_no_risk_and_the_others_are_predicted(reader):
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec())
+    periods = cohort_periods(reader, store.LOCAL_ADMIN, CohortSpec(), episodes)
+    sampled = periods[periods["sex"] != "X"]  # a rare level a patient sample can miss
+    model = at_risk.fit_leaving_model(sampled)
+    open_eps = episodes[episodes["is_open"]].head(4).assign(is_take_home=0)
+    open_eps.loc[open_eps.index[1], "sex"] = "X"
+    profiles = at_risk.current_profiles(open_eps)
+    t = open_eps["duration_days"].to_numpy()
+    risk = at_risk.risk_of_leaving(model, profiles, t)
+    assert np.isnan(risk[1])
+    for i in (0, 2, 3):
+        curve = model.predict_survival(profiles.iloc[[i]], [t[i], t[i] + 90])["survival"]
+        assert risk[i] == pytest.approx(1 - curve.iloc[1] / curve.iloc[0], rel=1e-9)
+
+
 def test_signs_on_a_small_frame():
     episodes = pd.DataFrame(
         {
