@@ -52,11 +52,18 @@ with widgets.error_panel():
             if result.n_accessible_episodes > result.n_model_episodes
             else ""
         )
+        unseen = int(patients["risk_90d"].isna().sum())
         st.caption(
             f"Risk model: Cox model of leaving treatment fitted on {result.n_model_episodes:,} "
             f"episodes{sample} ({result.n_model_events:,} exits) of every clinic you can see; "
             "baseline covariates and take-home status; risk = 1 − S(t + 90) / S(t) at the "
             "current day t."
+            + (
+                f" {unseen:,} patient(s) have a value the model's episodes never had (a rare "
+                "sex or dose band): no predicted risk is shown for them."
+                if unseen
+                else ""
+            )
         )
     if shown.empty:
         st.info("No patient in treatment has the chosen signs.")
