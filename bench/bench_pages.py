@@ -51,7 +51,6 @@ SECONDS_JS = (
     "() => { const m = document.querySelector('.run-complete');"
     " return m ? Number(m.getAttribute('data-seconds')) : null; }"
 )
-server_seconds: list[float] = []  # the script's own time of each measured run, in order
 
 
 def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: float | None = None):
@@ -69,10 +68,14 @@ def _wait_done(page, started_ms: float, previous_run: str | None, timeout_s: flo
     while time.perf_counter() < deadline:
         now, last = page.evaluate("() => [performance.now(), window.__lastMutation]")
         if now - last >= QUIET_MS:
-            server_seconds.append(page.evaluate(SECONDS_JS))
             return max(last - started_ms, 0.0) / 1000, run
         time.sleep(0.05)
     raise TimeoutError("the page did not settle in time")
+
+
+def _script_seconds(page) -> float:
+    """The script's own seconds in the page's latest completed run (the run marker's)."""
+    return page.evaluate(SECONDS_JS)
 
 
 def _choose_gap(page, days: int, previous_run: str):
@@ -113,7 +116,7 @@ def _measure_sections(page, run: str) -> tuple[list[tuple[str, float, float, flo
     for name in names[1:]:
         opened, run = _open_section(page, name, run)
         changed, run = _choose_gap(page, 14, run)
-        changed_server = server_seconds[-1]
+        changed_server = _script_seconds(page)
         _, run = _choose_gap(page, 7, run)
         rows.append((name, opened, changed, changed_server))
     return rows, run
@@ -163,7 +166,7 @@ def run(
                     if page.get_by_text("Page not found").count():
                         raise RuntimeError(f"{page.url}: page not found")
                     changed, run = _choose_gap(page, 14, run)
-                    changed_server = server_seconds[-1]
+                    changed_server = _script_seconds(page)
                     back, run = _choose_gap(page, 7, run)
                     clinic, run = _choose_clinic(page, "C04", run)
                     rows.append((entry.title, first, changed, back, clinic))
