@@ -35,6 +35,7 @@ from analytics.charts import funnel_points
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
 from analytics.errors import RetentionError
+from analytics.risk_models import varies
 from analytics.suppression import suppress_funnel, suppress_risk_table, suppress_survival_curve
 from analytics.suppression import suppression_threshold as store_threshold
 from analytics.survival import CoxResult, cox_ph, kaplan_meier, survival_at
@@ -86,18 +87,11 @@ def case_mix_frame(episodes: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _varies(column: pd.Series) -> bool:
-    """More than one value in a :func:`case_mix_frame` column (no missing values there)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # as_labels: every category is present
-        return len(column.cat.categories) > 1
-    return len(column) > 0 and column.min() != column.max()
-
-
 def fit_case_mix(episodes: pd.DataFrame, covariates: list[str] | None = None) -> CoxResult:
     """Cox model of ``event`` on the case mix, all clinics pooled, no clinic term, no dose."""
     frame = case_mix_frame(episodes)
     covariates = covariates or CASE_MIX
-    constant = [c for c in covariates if not _varies(frame[c])]
+    constant = [c for c in covariates if not varies(frame[c])[0]]
     return cox_ph(
         frame,
         duration="duration_days",
@@ -130,15 +124,9 @@ def observed_and_expected(
     # per clinic by code: a million episodes are neither copied nor grouped as frames
     codes, clinic_ids = pd.factorize(episodes["clinic_id"], sort=True)
     n_clinics = len(clinic_ids)
-    curves_frame = pd.DataFrame(
-        {
-            "duration_days": episodes["duration_days"].to_numpy(),
-            "event": episodes["event"].to_numpy(),
-            "clinic": pd.Categorical.from_codes(codes, list(clinic_ids)),
-        }
-    )
+    curves_frame = _follow_up_by_group(episodes, codes, list(clinic_ids))
     km = survival_at(
-        curves_frame, duration="duration_days", event="event", times=[time], group="clinic"
+        curves_frame, duration="duration_days", event="event", times=[time], group="group"
     ).set_index("group")
     followed = (curves_frame["duration_days"] >= time) | (curves_frame["event"] == 1)
     n_episodes = np.bincount(codes, minlength=n_clinics)
@@ -164,6 +152,18 @@ def observed_and_expected(
     out = pd.DataFrame(rows)
     out["difference"] = out["observed"] - out["expected"]
     return out
+
+
+def _follow_up_by_group(episodes: pd.DataFrame, codes: np.ndarray, labels: list) -> pd.DataFrame:
+    """``duration_days, event`` and ``group`` (a categorical of ``labels`` by ``codes``): the
+    three columns the curves read, not a copy of every episode's others."""
+    return pd.DataFrame(
+        {
+            "duration_days": episodes["duration_days"].to_numpy(),
+            "event": episodes["event"].to_numpy(),
+            "group": pd.Categorical.from_codes(codes, labels),
+        }
+    )
 
 
 def pooled_target(episodes: pd.DataFrame, time: float = YEAR_DAYS) -> float:
@@ -216,16 +216,10 @@ def clinic_vs_rest(
     if not is_clinic.any():
         raise RetentionError(f"{label} has no episodes in this selection.")
     # the two groups as codes, in sorted order as text would be (a million labels written out
-    # and hashed twice cost a quarter of a second); only the columns the curves read
+    # and hashed twice cost a quarter of a second)
     names = sorted([label, REST_LABEL])
     codes = np.where(is_clinic, names.index(label), names.index(REST_LABEL))
-    frame = pd.DataFrame(
-        {
-            "duration_days": episodes["duration_days"].to_numpy(),
-            "event": episodes["event"].to_numpy(),
-            "group": pd.Categorical.from_codes(codes, names),
-        }
-    )
+    frame = _follow_up_by_group(episodes, codes, names)
     curves = kaplan_meier(frame, duration="duration_days", event="event", group="group")
     times = list(np.arange(0, x_max + 1, 90))
     risk = survival_at(

@@ -301,7 +301,7 @@ def as_labels(values: pd.Series) -> pd.Series:
     categories = sorted(set(labels))
     position = np.array([categories.index(label) for label in labels], dtype=np.int64)
     return pd.Series(
-        pd.Categorical.from_codes(position[codes] if len(codes) else codes, categories),
+        pd.Categorical.from_codes(position[codes], categories),
         index=values.index,
         name=values.name,
     )

@@ -255,7 +255,7 @@ def _ph_table(result, terms_for_label: dict[str, str]) -> pd.DataFrame:
     return ph[["term", "label", "chisq", "df", "p"]]
 
 
-def _varies(column: pd.Series) -> tuple[bool, object]:
+def varies(column: pd.Series) -> tuple[bool, object]:
     """Whether a model-frame column takes more than one value, and its first value (None if
     it has none)."""
     if isinstance(column.dtype, pd.CategoricalDtype):  # model_frame keeps present levels
@@ -270,8 +270,8 @@ def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
     """A term with one value in the rows of a :func:`model_frame` has no effect to estimate:
     say which, by its label, and what to do (e.g. dose band in heroin-assisted clinics only)."""
     for term in terms:
-        varies, first = _varies(frame[term])
-        if not varies:
+        several, first = varies(frame[term])
+        if not several:
             if first is None:
                 value = "no value"
             elif TERMS[term].kind == "binary":
@@ -533,7 +533,7 @@ def varying_terms_for(
     frame, _ = model_frame(_model_cohort(reader, viewer, spec, terms), baseline)
     event = frame["event"].to_numpy() == 1
     constant = {
-        t for t in baseline if not _varies(frame[t])[0] or _levels_without_events(frame, t, event)
+        t for t in baseline if not varies(frame[t])[0] or _levels_without_events(frame, t, event)
     }
     return tuple(t for t in terms if t not in constant)
 

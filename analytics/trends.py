@@ -92,7 +92,6 @@ def mean_by_month(
     mean = total[used] / n
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(np.maximum(squares[used] - total[used] * mean, 0) / (n - 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
         if binary:  # Wilson score interval for a proportion
             z = stats.norm.ppf(0.975)
             centre = (mean + z * z / (2 * n)) / (1 + z * z / n)

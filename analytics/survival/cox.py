@@ -259,11 +259,10 @@ class CoxResult:
         codes = self._profile_strata(profiles)
         frames = []
         for label, code, zz, rr in zip(profiles.index, codes, z, risk, strict=True):
-            mine = self._rs.stratum_k == code
-            at = np.searchsorted(self._rs.time_k[mine], grid, side="right")
-            h0 = np.r_[0.0, np.cumsum(haz[mine])][at]
-            v0 = np.r_[0.0, np.cumsum(sums["A2"][mine])][at]
-            q = h0[:, None] * zz - np.vstack([np.zeros((1, len(zz))), np.cumsum(xbar[mine], 0)])[at]
+            mine, at = self._steps_before(code, grid)
+            h0 = _cumulative_at(haz[mine], at)
+            v0 = _cumulative_at(sums["A2"][mine], at)
+            q = h0[:, None] * zz - _cumulative_at(xbar[mine], at)
             var_h = rr**2 * (v0 + np.einsum("ti,ij,tj->t", q, vmat, q))
             surv = np.exp(-h0 * rr)
             lower, upper = confidence_band(surv, var_h, conf_type, conf_level)
@@ -292,12 +291,17 @@ class CoxResult:
         stratum_of_row = self._strata_codes[rs.order]
         h0 = np.zeros(int(stratum_of_row.max()) + 1)
         for code in range(len(h0)):
-            mine = rs.stratum_k == code
-            at = np.searchsorted(rs.time_k[mine], time, side="right")
-            h0[code] = np.r_[0.0, np.cumsum(haz[mine])][at]
+            mine, at = self._steps_before(code, time)
+            h0[code] = _cumulative_at(haz[mine], at)
         survival = np.empty(len(risk))
         survival[rs.order] = np.exp(-h0[stratum_of_row] * risk)
         return survival
+
+    def _steps_before(self, code: int, times) -> tuple[np.ndarray, np.ndarray]:
+        """The event times of stratum ``code`` (a mask over all of them) and, for each of
+        ``times``, how many of the stratum's event times are at or before it."""
+        mine = self._rs.stratum_k == code
+        return mine, np.searchsorted(self._rs.time_k[mine], times, side="right")
 
     def _profile_strata(self, profiles: pd.DataFrame) -> np.ndarray:
         if not self.strata:
@@ -407,6 +411,12 @@ def cox_ph(
         _event=observed,
         _strata_codes=codes,
     )
+
+
+def _cumulative_at(increments: np.ndarray, at) -> np.ndarray:
+    """Sums of the first ``at`` ``increments`` (per event time, along the first axis)."""
+    zero = np.zeros((1, *increments.shape[1:]))
+    return np.concatenate([zero, np.cumsum(increments, axis=0)])[at]
 
 
 def _cluster_sandwich(
