@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.errors import SurvivalInputError
 from analytics.survival import (
     cox_ph,
     cumulative_incidence,
@@ -291,3 +292,25 @@ def test_unique_inverse_is_numpys(values):
     np.testing.assert_array_equal(uniques, expected)
     assert uniques.dtype == expected.dtype
     np.testing.assert_array_equal(inverse, expected_inverse)
+
+
+def test_linear_predictor_equals_the_design_matrix_times_the_coefficients():
+    rng = np.random.default_rng(5)
+    n = 500
+    data = pd.DataFrame(
+        {
+            "time": rng.integers(1, 300, n).astype(float),
+            "event": rng.integers(0, 2, n),
+            "dose": rng.normal(60, 15, n),
+            "site": rng.choice(["b", "a", "c"], n),
+            "band": pd.Categorical(rng.choice(["high", "low", "mid"], n), ["low", "mid", "high"]),
+        }
+    )
+    fit = cox_ph(data, duration="time", event="event", covariates=["dose", "site", "band"])
+    design = fit.design
+    assert len(design.columns) == 5  # dose, two site terms, two band terms
+    np.testing.assert_allclose(
+        design.linear_predictor(data, fit.params), design.matrix(data) @ fit.params, rtol=1e-12
+    )
+    with pytest.raises(SurvivalInputError, match="not seen"):
+        design.linear_predictor(data.assign(site="z"), fit.params)
