@@ -194,8 +194,9 @@ def risk_of_leaving(
     base = result.predict_survival(reference, grid)["cumhaz"].to_numpy()
     # exact: every time is a grid point
     increase = np.interp(end, grid, base) - np.interp(t, grid, base)
-    x = result.design.matrix(profiles) - result.design.matrix(reference)
-    risk[seen] = 1.0 - np.exp(-increase * np.exp(x @ result.params))
+    design, beta = result.design, result.params
+    eta = design.linear_predictor(profiles, beta) - design.linear_predictor(reference, beta)
+    risk[seen] = 1.0 - np.exp(-increase * np.exp(eta))
     return risk
 
 
@@ -429,10 +430,6 @@ def leaving_model(
     (every clinic filter and page shares it); see the module doc."""
 
     def fit() -> LeavingModel:
-        params = {"gap_days": gap_days, "as_of": as_of, "max_episodes": MODEL_MAX_EPISODES}
-        periods = patient_rows(reader, viewer, "model_periods", params, what="at-risk model")
-        per_episode = periods.groupby(KEYS, sort=False)["event_observed"].max()
-        n_episodes, n_events = len(per_episode), int(per_episode.sum())
         with reader.cursor() as cur:
             n_accessible = int(
                 store.run_query(
@@ -441,6 +438,14 @@ def leaving_model(
                     {"gap_days": gap_days, "as_of": as_of, **store.scope_params(cur, viewer)},
                 )["n_episodes"].iloc[0]
             )
+        params = {
+            "gap_days": gap_days,
+            "as_of": as_of,
+            "sample_share": model_sample_share(n_accessible, MODEL_MAX_EPISODES),
+        }
+        periods = patient_rows(reader, viewer, "model_periods", params, what="at-risk model")
+        per_episode = periods.groupby(KEYS, sort=False)["event_observed"].max()
+        n_episodes, n_events = len(per_episode), int(per_episode.sum())
         try:
             result, note = fit_leaving_model(periods), None
         except RetentionError as exc:
@@ -448,6 +453,11 @@ def leaving_model(
         return LeavingModel(result, n_episodes, n_events, n_accessible, note)
 
     return reader.memoized(("at_risk_model", viewer, gap_days, as_of), fit)
+
+
+def model_sample_share(n_episodes: int, max_episodes: int) -> float | None:
+    """The share of patients whose episodes make about ``max_episodes`` (None: every patient)."""
+    return None if n_episodes <= max_episodes else max_episodes / n_episodes
 
 
 def patient_rows(reader, viewer, name: str, params: dict, *, what: str) -> pd.DataFrame:

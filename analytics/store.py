@@ -341,20 +341,30 @@ _KEY_COLUMNS = "cache_gap_days, cache_as_of"
 _CACHE_FILL_LOCK = threading.Lock()
 
 
-# No named query asks for open_only any more (the at-risk signs join the open episodes once,
-# faster than a semi join first). The branch is kept until the next change of the stored layers:
-# removing it changes layers_hash, which re-materialises every store's marts on its next open.
-OPEN_ONLY_MARTS = ("fct_screen_weeks", "fct_relapse_events")
-
-# Rows are stored in the order their queries return them, so the queries' ORDER BY finds them
-# sorted: q_cohort_episodes' sort of a million wide rows went from 0.9 to 0.3 s. (Without the
-# ORDER BY, a filter over the union of both layers returned row groups out of order.)
-MART_ROW_ORDER = {"fct_episode_covariates": "clinic_id, start_date, patient_id, episode_no"}
+# The order rows are stored in. Episodes in the order their queries return them, so the ORDER BY
+# finds them sorted: q_cohort_episodes' sort of a million wide rows went from 0.9 to 0.3 s.
+# (Without the ORDER BY, a filter over the union of both layers returned row groups out of
+# order.) Days and weeks by date and periods by the sample key, so that a filter on a recent
+# window or a patient sample skips the row groups outside it: the at-risk list's signs read the
+# last weeks of a million patients' days instead of all of them.
+MART_ROW_ORDER = {
+    "fct_episode_covariates": "clinic_id, start_date, patient_id, episode_no",
+    "fct_episode_periods": "patient_sample_key, patient_id, episode_no, start_day",
+    "fct_missed_dose_days": "missed_date",
+    "fct_screen_weeks": "week_start_date",
+    "fct_relapse_events": "week_start_date",
+}
 
 
 def _ordered(mart: str) -> str:
     order = MART_ROW_ORDER.get(mart)
     return f" order by {order}" if order else ""
+
+
+def _cache_order(mart: str) -> str:
+    """A reader's cache sorts only the episodes: sorting fifty million weeks or days would cost
+    a first look at another cut-off more than the windows it speeds up save."""
+    return _ordered(mart) if mart in ALWAYS_CACHED_MARTS else ""
 
 
 def _empty_mart_sql(mart: str) -> str:
@@ -364,29 +374,12 @@ def _empty_mart_sql(mart: str) -> str:
     )
 
 
-def _shadow_macro_sql(macro: str, mart: str, sources: list[str]) -> str:
-    """``create macro <macro>`` returning the rows of ``sources`` for one (gap rule, cut-off).
-
-    Marts with ``open_only`` keep it as a second branch, a semi join with the open episodes
-    under ``where open_only``: DuckDB drops the branch when the flag is false. (Written as
-    ``not open_only or exists (...)`` the subquery became a join of every row, open_only or
-    not: 3.6 of the 3.7 s a million patients' screen weeks took.)"""
+def _shadow_macro_sql(macro: str, sources: list[str]) -> str:
+    """``create macro <macro>`` returning the rows of ``sources`` for one (gap rule, cut-off)."""
     union = " union all ".join(f"select * from {source}" for source in sources)
     select = f"select mart_rows.* exclude ({_KEY_COLUMNS}) from ({union}) as mart_rows"
     keys = "cache_gap_days = gap_days and cache_as_of = as_of::date"
-    if mart not in OPEN_ONLY_MARTS:
-        return f"create or replace {macro}(gap_days, as_of) as table {select} where {keys}"
-    open_episodes = (
-        " semi join (select patient_id, episode_no from fct_episodes(gap_days, as_of)"
-        " where is_open) as open_episodes"
-        " on open_episodes.patient_id = mart_rows.patient_id"
-        " and open_episodes.episode_no = mart_rows.episode_no"
-    )
-    return (
-        f"create or replace {macro}(gap_days, as_of, open_only := false) as table"
-        f" {select} where {keys} and not open_only"
-        f" union all {select}{open_episodes} where {keys} and open_only"
-    )
+    return f"create or replace {macro}(gap_days, as_of) as table {select} where {keys}"
 
 
 def materialize_marts(con: duckdb.DuckDBPyConnection) -> None:
@@ -421,7 +414,7 @@ def materialize_marts(con: duckdb.DuckDBPyConnection) -> None:
                 "insert into materialized_marts values ($m, $g, $a::date)",
                 {**params, "m": mart},
             )
-        execute(con, _shadow_macro_sql(f"temp macro {mart}", mart, [f"main.materialized_{mart}"]))
+        execute(con, _shadow_macro_sql(f"temp macro {mart}", [f"main.materialized_{mart}"]))
     for mart in CACHED_MARTS:
         execute(con, f"drop macro temp.{mart}")
 
@@ -465,7 +458,7 @@ def open_reader_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection
         sources = [f"memory.main.cache_{mart}"]
         if materialized:
             sources.append(f"store.main.materialized_{mart}")
-        execute(con, _shadow_macro_sql(f"macro memory.main.{mart}", mart, sources))
+        execute(con, _shadow_macro_sql(f"macro memory.main.{mart}", sources))
     return con
 
 
@@ -502,7 +495,7 @@ def fill_mart_cache(con: duckdb.DuckDBPyConnection, gap_days: int, as_of, sql: s
                 execute(
                     con,
                     f"insert into memory.main.cache_{mart}"
-                    f" select $g, $a::date, * from store.main.{mart}($g, $a){_ordered(mart)}",
+                    f" select $g, $a::date, * from store.main.{mart}($g, $a){_cache_order(mart)}",
                     params,
                 )
                 execute(

@@ -5,7 +5,8 @@
 --   is_take_home         1 from the day of the episode's first take-home (or depot) dose;
 --   has_family_education 1 from the day of enrolment (from day 0 if enrolled before the start);
 --   dose_mg              daily dose on the last dosing day up to the period's first day.
--- event_observed / dropout_status carry the episode's outcome on its last period only.
+-- event_observed / dropout_status carry the episode's outcome on its last period only
+-- (is_last_period).
 create or replace macro fct_episode_periods(gap_days, as_of) as table
 with episodes as (
     select * from fct_episodes(gap_days, as_of)
@@ -142,5 +143,9 @@ select
     coalesce(start_day >= family_education_day, false)::integer as has_family_education,
     dose_mg,
     case when stop_day = duration_days then event_observed else 0 end as event_observed,
-    case when stop_day = duration_days then dropout_status else 0 end as dropout_status
+    case when stop_day = duration_days then dropout_status else 0 end as dropout_status,
+    stop_day = duration_days as is_last_period,
+    -- the key a patient sample is drawn by (q_model_periods): stored in this order, so a sample
+    -- reads its own rows only. Not for output: unkeyed, it would link a patient across queries
+    hash(patient_id) % 1000000 as patient_sample_key
 from with_dose

@@ -4,9 +4,9 @@
 -- run (with weekly screening this is the plain weekly rule):
 --   positive_after_negative_run  a '+' week right after at least 4 consecutive '-' weeks;
 --   two_consecutive_positive     a '+' week right after a '+' week.
-create or replace macro fct_relapse_events(gap_days, as_of, open_only := false) as table
+create or replace macro fct_relapse_events(gap_days, as_of) as table
 with weeks as (
-    select * from fct_screen_weeks(gap_days, as_of, open_only := open_only)
+    select * from fct_screen_weeks(gap_days, as_of)
     where opioid_result in ('+', '-')
 ),
 
@@ -29,6 +29,7 @@ select
     clinic_id,
     episode_no,
     week_no,
+    week_start_date,
     'positive_after_negative_run' as relapse_type
 from with_history
 where opioid_result = '+' and previous_four = '----'
@@ -38,6 +39,7 @@ select
     clinic_id,
     episode_no,
     week_no,
+    week_start_date,
     'two_consecutive_positive' as relapse_type
 from with_history
 where opioid_result = '+' and previous_one = '+'

@@ -5,11 +5,9 @@
 -- else 'o' missed or no screen that week.
 -- opioid_result: street opioids (opioids, fentanyl). any_result: every substance except the
 -- prescribed medications (methadone, buprenorphine), whose positives are expected.
--- open_only := true keeps the episodes still open at as_of (the at-risk list needs no more).
-create or replace macro fct_screen_weeks(gap_days, as_of, open_only := false) as table
+create or replace macro fct_screen_weeks(gap_days, as_of) as table
 with episodes as (
     select * from fct_episodes(gap_days, as_of)
-    where not open_only or is_open
 ),
 
 weeks as (
@@ -69,6 +67,8 @@ select
     weeks.clinic_id,
     weeks.episode_no,
     weeks.week_no,
+    -- the week's first day: stored in this order, so a window of recent weeks reads only them
+    (weeks.start_date + 7 * weeks.week_no)::date as week_start_date,
     case
         when flags.opioid_positive then '+'
         when flags.opioid_negative then '-'

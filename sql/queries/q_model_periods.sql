@@ -1,22 +1,17 @@
 -- Counting-process rows with baseline covariates for the at-risk model: every episode in the
--- viewer's clinics, or, when there are more than $max_episodes, every episode of a fixed random
--- sample of patients (by a hash of the id) making about $max_episodes episodes.
--- Parameters: $gap_days, $as_of, $scope_clinic_ids, $max_episodes.
-with scoped as (
+-- viewer's clinics, or every episode of a fixed random share $sample_share of the patients (by a
+-- hash of the id; null: all). The periods are stored in the order of that hash
+-- (patient_sample_key), so a sample reads its own rows only.
+-- Parameters: $gap_days, $as_of, $scope_clinic_ids, $sample_share.
+with sampled as (
     select *
     from fct_episode_covariates($gap_days, $as_of)
-    where list_contains($scope_clinic_ids::varchar[], clinic_id)
-),
-
-share as (
-    select least(1.0, $max_episodes::double / greatest(count(*), 1)) as fraction
-    from scoped
-),
-
-sampled as (
-    select scoped.*
-    from scoped, share
-    where hash(scoped.patient_id) % 1000000 < share.fraction * 1000000
+    where
+        list_contains($scope_clinic_ids::varchar[], clinic_id)
+        and (
+            $sample_share::double is null
+            or hash(patient_id) % 1000000 < $sample_share::double * 1000000
+        )
 )
 
 select
@@ -38,4 +33,9 @@ select
 from fct_episode_periods($gap_days, $as_of) as periods
 inner join sampled
     on periods.patient_id = sampled.patient_id and periods.episode_no = sampled.episode_no
+where
+    -- the same patients as above (an integer key below ceil(x) is below x), as a range the
+    -- scan can skip whole row groups by
+    $sample_share::double is null
+    or periods.patient_sample_key < ceil($sample_share::double * 1000000)::ubigint
 order by periods.patient_id, periods.episode_no, periods.start_day

@@ -29,7 +29,7 @@ with open_episodes as (
 
 missed as (
     -- the episode's missed dose days (fct_missed_dose_days) in the window: materialised with
-    -- the episodes, so no visit is read here
+    -- the episodes in date order, so only the window's days are read
     select
         missed_days.patient_id,
         missed_days.episode_no,
@@ -51,13 +51,13 @@ positive_weeks as (
         weeks.patient_id,
         weeks.episode_no,
         count(*) as n_positive_screen_weeks
-    -- one join with the open episodes (open_only would add a semi join with them first)
+    -- weeks are stored in week_start_date order: only the window's weeks are read
     from fct_screen_weeks($gap_days, $as_of) as weeks
-    inner join open_episodes as episodes
+    semi join open_episodes as episodes
         on weeks.patient_id = episodes.patient_id and weeks.episode_no = episodes.episode_no
     where
         weeks.opioid_result = '+'
-        and episodes.start_date + 7 * weeks.week_no > $as_of::date - $screen_days::integer
+        and weeks.week_start_date > $as_of::date - $screen_days::integer
     group by weeks.patient_id, weeks.episode_no
 ),
 
@@ -66,23 +66,22 @@ relapses as (
         events.patient_id,
         events.episode_no
     from fct_relapse_events($gap_days, $as_of) as events
-    inner join open_episodes as episodes
+    semi join open_episodes as episodes
         on events.patient_id = episodes.patient_id and events.episode_no = episodes.episode_no
     where
         events.relapse_type = 'positive_after_negative_run'
-        and episodes.start_date + 7 * events.week_no > $as_of::date - $relapse_days::integer
+        and events.week_start_date > $as_of::date - $relapse_days::integer
 ),
 
 take_homes as (
-    -- is_take_home never returns to 0 within an episode: the current period has it if any
-    -- period has (only those periods are joined: fewer than half of eighteen million)
-    select distinct
+    -- is_take_home never returns to 0 within an episode: the last period has it if any has
+    select
         periods.patient_id,
         periods.episode_no
     from fct_episode_periods($gap_days, $as_of) as periods
     semi join open_episodes as episodes
         on periods.patient_id = episodes.patient_id and periods.episode_no = episodes.episode_no
-    where periods.is_take_home = 1
+    where periods.is_last_period and periods.is_take_home = 1
 )
 
 select

@@ -2,7 +2,7 @@
 -- week $max_week_no (null: all), of a fixed random share $sample_share of the patients (by a
 -- hash of the id; null: all).
 -- Parameters: $gap_days, $as_of, $scope_clinic_ids, $clinic_ids, $max_week_no, $sample_share.
-select *
+select * exclude (week_start_date)
 from fct_screen_weeks($gap_days, $as_of)
 where
     list_contains($scope_clinic_ids::varchar[], clinic_id)

@@ -614,6 +614,54 @@ def test_screen_weeks_up_to_a_week_are_the_first_weeks_of_all(demo_store: Path, 
     pd.testing.assert_frame_equal(first_year.sort_values(keys, ignore_index=True), expected)
 
 
+def test_materialised_marts_are_stored_in_their_row_order(demo_store: Path):
+    """Each gap rule's rows are stored sorted by MART_ROW_ORDER: what lets a window of recent
+    days or weeks, or a patient sample, skip the row groups outside it."""
+    con = duckdb.connect(str(demo_store), read_only=True)
+    assert set(store.MART_ROW_ORDER) >= {"fct_missed_dose_days", "fct_screen_weeks"}
+    for mart, order in store.MART_ROW_ORDER.items():
+        columns = [c.strip() for c in order.split(",")]
+        for gap in store.MATERIALIZED_GAP_DAYS:
+            stored = con.execute(
+                f"select {order} from materialized_{mart} where cache_gap_days = $g order by rowid",
+                {"g": gap},
+            ).df()
+            assert len(stored) > 100, (mart, gap)
+            ordered = stored.sort_values(columns, kind="stable", ignore_index=True)
+            pd.testing.assert_frame_equal(stored, ordered, obj=f"{mart} G={gap}")
+    # the periods' sample key is the hash the model's patient sample is drawn by
+    mismatched = con.execute(
+        "select count(*) from materialized_fct_episode_periods"
+        " where patient_sample_key <> hash(patient_id) % 1000000"
+    ).fetchall()[0][0]
+    assert mismatched == 0
+    con.close()
+
+
+def test_no_named_query_returns_the_unkeyed_sample_key(demo_store: Path):
+    """hash(patient_id) is the same in every store and for every user: as a column it would
+    link a researcher's pseudonymous rows to the patient. Queries use it inside SQL only."""
+    con = duckdb.connect(str(demo_store), read_only=True)
+    params = {
+        **_no_filters(),
+        "gap_days": 14,
+        "as_of": dt.date(2026, 6, 30),
+        "window_days": 14,
+        "max_week_no": None,
+        "recent_days": 84,
+        "sample_share": 0.5,
+        **AT_RISK_WINDOWS,
+        "clinic_id": "C01",
+        "import_id": 1,
+        **store.scope_params(con, store.LOCAL_ADMIN),
+    }
+    for path in sorted((store.SQL_DIR / "queries").glob("q_*.sql")):
+        columns = store.run_query(con, path.stem.removeprefix("q_"), params).columns
+        assert "patient_sample_key" not in columns, path.name
+        assert "week_start_date" not in columns, path.name  # internal: the window's filter
+    con.close()
+
+
 def test_cohort_rows_come_in_clinic_start_patient_order_from_both_layers(demo_store: Path):
     """Cohort rows come in a fixed order (analyses and samples are reproducible), from the
     layer stored with the data and from the reader's cache, with and without filters."""

@@ -277,7 +277,11 @@ def test_a_large_store_fits_the_model_on_a_patient_sample_close_to_the_full_fit(
     assert sample.n_accessible == whole > 500
     assert 0.75 * cap < sample.n_episodes < 1.25 * cap
     # every episode of a sampled patient: the sample is of patients, not episodes
-    params = {"gap_days": 30, "as_of": demo_as_of, "max_episodes": cap}
+    params = {
+        "gap_days": 30,
+        "as_of": demo_as_of,
+        "sample_share": at_risk.model_sample_share(whole, cap),
+    }
     rows = at_risk.patient_rows(reader, store.LOCAL_ADMIN, "model_periods", params, what="t")
     everyone = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=30))
     sampled = everyone[everyone["patient_id"].isin(rows["patient_id"])]
