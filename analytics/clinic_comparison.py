@@ -5,7 +5,11 @@ Method (DOMAIN.md §3 and §6)
 1. A Cox model of the spec's outcome is fitted on the episodes of **all** clinics, with case-mix
    terms only (:data:`CASE_MIX`: age, sex, modality, prior episodes, family support, the six
    obstacle-theme scores) and **no clinic term and no dose**: dose is practice, the very thing a
-   clinic can change, so adjusting for it would hide it.
+   clinic can change, so adjusting for it would hide it. Above :data:`CASE_MIX_MAX_EPISODES`
+   episodes it is fitted on that many, evenly spaced in the cohort's order (clinic, admission
+   date), so every clinic and period is in it: a quarter of a million episodes estimate a dozen
+   coefficients far more precisely than a clinic's own KM estimate is known, and the fit of a
+   million would keep the page waiting for seconds. Every episode's expected value comes from it.
 2. Expected one-year retention of a clinic = the mean over its episodes of the predicted
    S(365 | x) (indirect standardisation).
 3. Observed = the clinic's Kaplan–Meier S(365) (R: ``summary(survfit(Surv(duration_days,
@@ -42,6 +46,7 @@ from analytics.survival import CoxResult, cox_ph, kaplan_meier, survival_at
 
 YEAR_DAYS = 365
 CURVE_DAYS = 730
+CASE_MIX_MAX_EPISODES = 250_000
 OBSTACLE_SCORES = [
     "n_ob_personality_mood",
     "n_ob_cognitive",
@@ -87,21 +92,65 @@ def case_mix_frame(episodes: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def fit_case_mix(episodes: pd.DataFrame, covariates: list[str] | None = None) -> CoxResult:
-    """Cox model of ``event`` on the case mix, all clinics pooled, no clinic term, no dose."""
+def case_mix_rows(n_episodes: int, max_episodes: int = CASE_MIX_MAX_EPISODES) -> np.ndarray:
+    """The rows the case-mix model is fitted on: all, or ``max_episodes`` evenly spaced ones."""
+    if n_episodes <= max_episodes:
+        return np.arange(n_episodes)
+    return np.arange(max_episodes) * n_episodes // max_episodes
+
+
+def fit_case_mix(
+    episodes: pd.DataFrame,
+    covariates: list[str] | None = None,
+    *,
+    time: float = YEAR_DAYS,
+    max_episodes: int = CASE_MIX_MAX_EPISODES,
+) -> tuple[CoxResult, np.ndarray]:
+    """Cox model of ``event`` on the case mix, all clinics pooled, no clinic term, no dose (on
+    :func:`case_mix_rows`), and every episode's expected S(time | x) from it, in row order."""
     frame = case_mix_frame(episodes)
     covariates = covariates or CASE_MIX
-    constant = [c for c in covariates if not varies(frame[c])[0]]
-    return cox_ph(
-        frame,
+    rows = case_mix_rows(len(frame), max_episodes)
+    frame = _pool_levels_without_events(frame, rows, ["sex", "modality", "family_support"])
+    sample = frame if len(rows) == len(frame) else frame.take(rows)
+    constant = [c for c in covariates if not varies(sample[c])[0]]
+    result = cox_ph(
+        sample,
         duration="duration_days",
         event="event",
         covariates=[c for c in covariates if c not in constant],
     )
+    if sample is frame:  # the fitted rows themselves: not encoded again
+        return result, result.fitted_survival_at(time)
+    return result, result.survival_at(frame, time)
+
+
+def _pool_levels_without_events(
+    frame: pd.DataFrame, rows: np.ndarray, columns: list[str]
+) -> pd.DataFrame:
+    """``frame`` with each categorical level that has no event among ``rows`` (or is absent
+    from them) merged into the first level that has one. Such a level's coefficient would be
+    infinite (a rare level in a small cohort or sample, e.g. sex 'X'); its episodes are given
+    the reference level's hazard instead."""
+    events = frame["event"].to_numpy()[rows] == 1
+    out = frame.copy(deep=False)
+    for column in columns:
+        values = frame[column].cat
+        codes = values.codes.to_numpy()
+        has_event = (
+            np.bincount(codes[rows][events & (codes[rows] >= 0)], minlength=len(values.categories))
+            > 0
+        )
+        if has_event.all() or not has_event.any():
+            continue  # nothing to merge (or nothing to merge into: the fit says why)
+        reference = int(np.argmax(has_event))
+        merged = np.where((codes >= 0) & ~has_event[codes], reference, codes)
+        out[column] = pd.Categorical.from_codes(merged, values.categories)
+    return out
 
 
 def observed_and_expected(
-    episodes: pd.DataFrame, result: CoxResult, time: float = YEAR_DAYS
+    episodes: pd.DataFrame, expected: np.ndarray, time: float = YEAR_DAYS
 ) -> pd.DataFrame:
     """Per clinic: KM S(time) with 95% CI (observed), mean predicted S(time | x) (expected).
 
@@ -109,7 +158,7 @@ def observed_and_expected(
     ----------
     episodes : all clinics' episodes with ``clinic_id, clinic_name, start_date, duration_days,
         event`` and the case-mix columns; needs ``as_of`` implicit in ``duration_days``.
-    result : the case-mix model (:func:`fit_case_mix`) fitted on these episodes.
+    expected : each episode's S(time | x) from the case-mix model (:func:`fit_case_mix`).
 
     Returns
     -------
@@ -119,8 +168,8 @@ def observed_and_expected(
         observed_upper, expected, difference`` (observed − expected). Clinics whose follow-up
         ends before ``time`` have NaN observed.
     """
-    if result.n != len(episodes):
-        raise RetentionError("The case-mix model was fitted on other episodes than these.")
+    if len(expected) != len(episodes):
+        raise RetentionError("The expected survival given is of other episodes than these.")
     # per clinic by code: a million episodes are neither copied nor grouped as frames
     codes, clinic_ids = pd.factorize(episodes["clinic_id"], sort=True)
     n_clinics = len(clinic_ids)
@@ -131,7 +180,7 @@ def observed_and_expected(
     followed = (curves_frame["duration_days"] >= time) | (curves_frame["event"] == 1)
     n_episodes = np.bincount(codes, minlength=n_clinics)
     n_followed = np.bincount(codes, weights=followed.to_numpy(float), minlength=n_clinics)
-    expected = np.bincount(codes, weights=result.fitted_survival_at(time), minlength=n_clinics)
+    expected_sums = np.bincount(codes, weights=expected, minlength=n_clinics)
     first_rows = np.unique(codes, return_index=True)[1]
     names = episodes["clinic_name"].to_numpy()[first_rows]
     rows = []
@@ -146,7 +195,7 @@ def observed_and_expected(
                 "observed": km.at[clinic_id, "survival"] if has_km else np.nan,
                 "observed_lower": km.at[clinic_id, "lower"] if has_km else np.nan,
                 "observed_upper": km.at[clinic_id, "upper"] if has_km else np.nan,
-                "expected": float(expected[code] / n_episodes[code]),
+                "expected": float(expected_sums[code] / n_episodes[code]),
             }
         )
     out = pd.DataFrame(rows)
@@ -231,7 +280,8 @@ def clinic_vs_rest(
 @dataclass(frozen=True)
 class Comparison:
     """The comparison as shown: per-clinic table (ids and names as the viewer may see them),
-    the pooled target, the cut-off, the model's size and how many clinics were not shown."""
+    the pooled target, the cut-off, the episodes compared and the model's, and how many clinics
+    were not shown."""
 
     table: pd.DataFrame
     target: float
@@ -239,6 +289,18 @@ class Comparison:
     n_episodes: int
     n_events: int
     n_clinics_hidden: int
+    n_model_episodes: int  # fewer than n_episodes when the model was fitted on a sample
+    n_model_events: int
+
+    def model_text(self) -> str:
+        """What the case-mix model was fitted on, for a caption."""
+        events = f"{self.n_model_events:,} events"
+        if self.n_model_episodes == self.n_episodes:
+            return f"fitted on {self.n_episodes:,} episodes ({events})"
+        return (
+            f"fitted on {self.n_model_episodes:,} of the {self.n_episodes:,} episodes, evenly "
+            f"spaced by clinic and admission date ({events}), and applied to all of them"
+        )
 
     def points(self) -> pd.DataFrame:
         """The funnel's points: :attr:`table` plus ``value, status, direction``."""
@@ -312,8 +374,8 @@ def compare_clinics(
     """Observed vs case-mix expected one-year retention for every clinic (the spec's clinic
     filter is ignored: a comparison needs them all; its other filters apply)."""
     episodes, as_of = _comparison_episodes(reader, viewer, spec)
-    result = fit_case_mix(episodes)
-    table = observed_and_expected(episodes, result)
+    model, expected = fit_case_mix(episodes)
+    table = observed_and_expected(episodes, expected)
     target = pooled_target(episodes)
     table = table[table["observed"].notna()]
     table = table.assign(adjusted=table["observed"] / table["expected"] * target)
@@ -334,6 +396,8 @@ def compare_clinics(
         n_episodes=len(episodes),
         n_events=int(episodes["event"].sum()),
         n_clinics_hidden=hidden,
+        n_model_episodes=model.n,
+        n_model_events=model.n_events,
     )
 
 
