@@ -173,8 +173,8 @@ def _comparison(reader, viewer, spec: CohortSpec, as_of: dt.date, threshold: int
         fig = funnel_chart(table, target=target, title=f"{title}, adjusted for case mix")
         note = (
             "Each point is a clinic; its one-year retention is indirectly standardised for case "
-            "mix against the pooled proportion (line) with 95% and 99.8% binomial limits. "
-            f"Expected retention: a Cox model of case mix without dose, {comparison.model_text()}."
+            "mix (Cox model without dose) against the pooled proportion (line) with 95% and "
+            "99.8% binomial limits."
         )
         return table, fig, note
     except Exception as error:  # noqa: BLE001 - fall back to the simple funnel below

@@ -20,7 +20,8 @@ with widgets.error_panel():
         f"Data cut-off **{comparison.as_of:%d %B %Y}** · every clinic is compared (the clinic "
         "filter only picks the clinic for the curves below) · expected retention from a Cox "
         "model of case mix (age, sex, treatment, prior episodes, family support, obstacle "
-        f"themes; not dose) {comparison.model_text()}."
+        f"themes; not dose) fitted on {comparison.n_episodes:,} episodes "
+        f"({comparison.n_events:,} events)."
     )
     widgets.metric_row(
         [
