@@ -290,18 +290,26 @@ class Comparison:
         return name if name == clinic_id else f"{clinic_id} · {name}"
 
     def display(self) -> pd.DataFrame:
-        """The per-clinic table as short text, one row per clinic, with the funnel status."""
+        """The per-clinic table as short text, one row per clinic: six columns that fit half a
+        page (the observed value with its CI, "59.6% (53–68%)"; the funnel as "within" or the
+        side and limit crossed, "below 99.8%")."""
         points = self.points()
         ci = points[["observed_lower", "observed_upper"]].to_numpy()
+        observed = [
+            f"{value:.1%} ({lo * 100:.0f}–{hi:.0%})" if pd.notna(lo) else f"{value:.1%}"
+            for value, (lo, hi) in zip(points["observed"], ci, strict=True)
+        ]
+        outside = points["status"] != "within 95% limits"
+        limit = np.where(points["status"] == "outside 99.8% limits", "99.8%", "95%")
+        funnel = np.where(outside, points["direction"] + " " + limit, "within")
         return pd.DataFrame(
             {
                 "Clinic": points["clinic_id"],
                 "Episodes": points["n_episodes"].astype("Int64"),
-                "Observed": points["observed"].map("{:.1%}".format),
-                "95% CI": [f"{lo:.0%}–{hi:.0%}" if pd.notna(lo) else "" for lo, hi in ci],
+                "Observed (95% CI)": observed,
                 "Expected": points["expected"].map("{:.1%}".format),
                 "O − E": (points["difference"] * 100).map("{:+.1f} pts".format),
-                "Funnel": points["status"].str.replace(" limits", ""),
+                "Funnel": funnel,
             }
         )
 

@@ -48,7 +48,18 @@ with widgets.error_panel():
         widgets.figure_downloads(funnel, name="funnel_one_year_retention", key="compare_funnel")
     with right:
         st.subheader("Observed and expected")
-        st.dataframe(comparison.display(), hide_index=True, width="stretch")
+        # widths that fit the half page (automatic widths cut off the last column)
+        widths = {"Clinic": 48, "Episodes": 66, "Observed (95% CI)": 116, "Expected": 64}
+        st.dataframe(
+            comparison.display(),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                **{name: st.column_config.Column(width=w) for name, w in widths.items()},
+                "O − E": st.column_config.Column(width=72),
+                "Funnel": st.column_config.Column(width=92),
+            },
+        )
         widgets.table_downloads(comparison.table, name="clinic_comparison", key="compare_table")
 
     st.subheader("Retention curve of one clinic against the rest")

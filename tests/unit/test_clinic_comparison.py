@@ -130,7 +130,18 @@ def test_admins_see_every_clinic_and_curves_against_the_rest(reader, comparison)
     assert label == "Old Town methadone clinic"
     total = risk[risk["time"] == 0]["n_risk"].sum()
     assert total == comparison.table["n_episodes"].sum()
-    assert comparison.display()["Clinic"].iloc[0] == "C01"
+    shown = comparison.display()
+    assert shown["Clinic"].iloc[0] == "C01"
+    points = comparison.points().set_index("clinic_id")
+    for row in shown.itertuples(index=False):
+        point = points.loc[row.Clinic]
+        assert row._2.startswith(f"{point['observed']:.1%} (")  # observed (95% CI)
+        if point["status"] == "within 95% limits":
+            assert row.Funnel == "within"
+        else:
+            limit = "99.8%" if point["status"] == "outside 99.8% limits" else "95%"
+            assert row.Funnel == f"{point['direction']} {limit}"
+    assert set(shown["Funnel"]) >= {"within", "below 99.8%"}  # the demo has both
     assert comparison.label("C01") == "C01 · Riverside heroin-assisted treatment service"
 
 
