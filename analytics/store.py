@@ -346,7 +346,9 @@ _CACHE_FILL_LOCK = threading.Lock()
 # (Without the ORDER BY, a filter over the union of both layers returned row groups out of
 # order.) Days and weeks by date and periods by the sample key, so that a filter on a recent
 # window or a patient sample skips the row groups outside it: the at-risk list's signs read the
-# last weeks of a million patients' days instead of all of them.
+# last weeks of a million patients' days instead of all of them. (Weeks and days store the sample
+# key as well: in date order a patient's rows no longer sit together, and hashing fifty million
+# ids for a sample took 0.8 s more than comparing a stored integer.)
 MART_ROW_ORDER = {
     "fct_episode_covariates": "clinic_id, start_date, patient_id, episode_no",
     "fct_episode_periods": "patient_sample_key, patient_id, episode_no, start_day",

@@ -46,7 +46,9 @@ select
     episodes.episode_no,
     unnest(
         range(gaps.first_missed_date, gaps.last_missed_date + 1, interval 1 day)
-    )::date as missed_date
+    )::date as missed_date,
+    -- a patient sample's key (as in fct_episode_periods); not for output
+    hash(episodes.patient_id) % 1000000 as patient_sample_key
 from gaps
 inner join episodes
     on

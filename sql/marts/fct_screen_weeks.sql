@@ -69,6 +69,9 @@ select
     weeks.week_no,
     -- the week's first day: stored in this order, so a window of recent weeks reads only them
     (weeks.start_date + 7 * weeks.week_no)::date as week_start_date,
+    -- a patient sample's key (as in fct_episode_periods): an integer test per row instead of
+    -- hashing fifty million ids that no longer sit together. Not for output
+    hash(weeks.patient_id) % 1000000 as patient_sample_key,
     case
         when flags.opioid_positive then '+'
         when flags.opioid_negative then '-'

@@ -629,12 +629,13 @@ def test_materialised_marts_are_stored_in_their_row_order(demo_store: Path):
             assert len(stored) > 100, (mart, gap)
             ordered = stored.sort_values(columns, kind="stable", ignore_index=True)
             pd.testing.assert_frame_equal(stored, ordered, obj=f"{mart} G={gap}")
-    # the periods' sample key is the hash the model's patient sample is drawn by
-    mismatched = con.execute(
-        "select count(*) from materialized_fct_episode_periods"
-        " where patient_sample_key <> hash(patient_id) % 1000000"
-    ).fetchall()[0][0]
-    assert mismatched == 0
+    # the stored sample key is the hash a patient sample is drawn by
+    for mart in ("fct_episode_periods", "fct_screen_weeks", "fct_missed_dose_days"):
+        mismatched = con.execute(
+            f"select count(*) from materialized_{mart}"
+            " where patient_sample_key <> hash(patient_id) % 1000000"
+        ).fetchall()[0][0]
+        assert mismatched == 0, mart
     con.close()
 
 
