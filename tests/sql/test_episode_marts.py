@@ -463,7 +463,6 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
             "as_of": as_of,
             "window_days": 14,
             "max_week_no": None,
-            "max_episodes": 1000,  # a sample: the hash must pick the same patients both ways
             "recent_days": 84,
             "sample_share": 0.5,
             **AT_RISK_WINDOWS,
@@ -486,19 +485,14 @@ def test_the_readers_cached_marts_give_the_same_rows_as_the_store(demo_store: Pa
     plain.close()
 
 
-def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
-    """run_query converts through Arrow for speed; every named query's frame must be what
-    DuckDB's own ``.df()`` gives: same values, dtypes (dates, nullable integers) and order."""
-    paths = sorted((store.SQL_DIR / "queries").glob("q_*.sql"))
-    assert len(paths) >= 20
-    con = duckdb.connect(str(demo_store), read_only=True)
-    params = {
+def _every_querys_params(con: duckdb.DuckDBPyConnection) -> dict:
+    """A value for every named query's parameters (each binds the ones it names)."""
+    return {
         **_no_filters(),
         "gap_days": 14,
         "as_of": dt.date(2026, 6, 30),
         "window_days": 14,
         "max_week_no": None,
-        "max_episodes": 1000,
         "recent_days": 84,
         "sample_share": 0.5,
         **AT_RISK_WINDOWS,
@@ -506,6 +500,15 @@ def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
         "import_id": 1,
         **store.scope_params(con, store.LOCAL_ADMIN),
     }
+
+
+def test_named_queries_give_the_frames_duckdb_itself_converts(demo_store: Path):
+    """run_query converts through Arrow for speed; every named query's frame must be what
+    DuckDB's own ``.df()`` gives: same values, dtypes (dates, nullable integers) and order."""
+    paths = sorted((store.SQL_DIR / "queries").glob("q_*.sql"))
+    assert len(paths) >= 20
+    con = duckdb.connect(str(demo_store), read_only=True)
+    params = _every_querys_params(con)
     for path in paths:
         name = path.stem.removeprefix("q_")
         sql = path.read_text(encoding="utf-8")
@@ -643,19 +646,7 @@ def test_no_named_query_returns_the_unkeyed_sample_key(demo_store: Path):
     """hash(patient_id) is the same in every store and for every user: as a column it would
     link a researcher's pseudonymous rows to the patient. Queries use it inside SQL only."""
     con = duckdb.connect(str(demo_store), read_only=True)
-    params = {
-        **_no_filters(),
-        "gap_days": 14,
-        "as_of": dt.date(2026, 6, 30),
-        "window_days": 14,
-        "max_week_no": None,
-        "recent_days": 84,
-        "sample_share": 0.5,
-        **AT_RISK_WINDOWS,
-        "clinic_id": "C01",
-        "import_id": 1,
-        **store.scope_params(con, store.LOCAL_ADMIN),
-    }
+    params = _every_querys_params(con)
     for path in sorted((store.SQL_DIR / "queries").glob("q_*.sql")):
         columns = store.run_query(con, path.stem.removeprefix("q_"), params).columns
         assert "patient_sample_key" not in columns, path.name

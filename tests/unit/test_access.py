@@ -320,7 +320,6 @@ def _any_query_params(con) -> dict:
         **store.scope_params(con, store.LOCAL_ADMIN),
         "clinic_id": "C01",
         "import_id": None,
-        "max_episodes": 1000,
         "max_week_no": None,
         "sample_share": None,
         "missed_short_days": 7,
