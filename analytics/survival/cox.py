@@ -310,13 +310,6 @@ class CoxResult:
         survival[rs.order] = np.exp(-self._baseline_at(time)[stratum_of_row] * risk)
         return survival
 
-    def survival_at(self, profiles: pd.DataFrame, time: float) -> np.ndarray:
-        """S(time | x) for each row of ``profiles``: :meth:`predict_survival`'s ``survival`` at
-        one time, for many rows at once (no confidence band)."""
-        v.check_frame(profiles, self.design.covariates + self.strata)
-        eta = self.design.linear_predictor(profiles, self.params) - self._rs.means @ self.params
-        return np.exp(-self._baseline_at(time)[self._profile_strata(profiles)] * np.exp(eta))
-
     def _baseline_at(self, time: float) -> np.ndarray:
         """H0(time) of each stratum (by stratum code), a step function of the event times."""
         haz = _coxfit.baseline_hazard_increments(self._rs, self._ev)
