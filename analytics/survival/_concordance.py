@@ -17,6 +17,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from analytics.survival._validate import unique_inverse
+
 
 @numba.njit(cache=True, nogil=True)
 def _add(tree: np.ndarray, rank: int, amount: int) -> None:
@@ -100,7 +102,7 @@ def concordance_counts(
     """
     if not np.any(event):
         return {"concordant": 0.0, "discordant": 0.0, "tied_x": 0.0, "concordance": np.nan}
-    ranks = np.unique(eta, return_inverse=True)[1].astype(np.int64).ravel()
+    ranks = unique_inverse(eta)[1].astype(np.int64)
     n_ranks = int(ranks.max()) + 1
     stop = np.asarray(stop, dtype=np.float64)
     begin = np.zeros(0) if start is None else np.asarray(start, dtype=np.float64)

@@ -171,7 +171,9 @@ def group_time_order(time: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)``. Whole days (the usual follow-up) are ranked
-    by counting instead of sorting: a million times, 0.01 s instead of 0.1 s."""
+    by counting instead of sorting: a million times, 0.01 s instead of 0.1 s. Other numbers are
+    hashed and only the distinct values sorted: a million risk scores with a hundred thousand
+    values, 0.05 s instead of 0.13 s."""
     values = np.asarray(values)
     if values.dtype.kind in "iuf" and _whole_days(values, below=2**24):
         days = values.astype(np.int64)
@@ -179,6 +181,13 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         present[days] = True
         rank_of_day = np.cumsum(present) - 1
         return np.flatnonzero(present).astype(values.dtype), rank_of_day[days]
+    if values.dtype.kind == "f" and not np.isnan(values).any():
+        # + 0.0 turns -0.0 into 0.0, which np.unique counts as one value with it
+        codes, uniques = pd.factorize(values + 0.0)
+        order = np.argsort(uniques, kind="stable")
+        rank = np.empty(len(uniques), dtype=np.intp)
+        rank[order] = np.arange(len(uniques))
+        return uniques[order], rank[codes]
     uniques, inverse = np.unique(values, return_inverse=True)
     return uniques, inverse.ravel()
 

@@ -277,7 +277,9 @@ def test_stable_argsort_is_numpys_stable_argsort(values, cap):
         st.one_of(
             st.integers(0, 4000).map(float),  # whole days: ranked by counting
             st.integers(0, 4000),
-            st.floats(0, 4000, allow_nan=False, allow_infinity=False),  # fractions: np.unique
+            st.floats(0, 4000, allow_nan=False, allow_infinity=False),  # fractions: hashed
+            st.floats(-3, 3, allow_nan=False, allow_infinity=False),  # risk scores
+            st.sampled_from([-0.0, 0.0, 1e-12, -1e-12]),  # signed zeros are one value
         ),
         min_size=1,
         max_size=60,
