@@ -44,7 +44,12 @@ import pandas as pd
 
 from analytics import store
 from analytics.cohort_spec import CohortSpec
-from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
+from analytics.episodes import (
+    as_labels,
+    cohort_episodes,
+    patient_sample_share,
+    resolve_as_of,
+)
 from analytics.errors import AccessDenied, RetentionError
 from analytics.survival import CoxResult, cox_ph
 
@@ -441,7 +446,7 @@ def leaving_model(
         params = {
             "gap_days": gap_days,
             "as_of": as_of,
-            "sample_share": model_sample_share(n_accessible, MODEL_MAX_EPISODES),
+            "sample_share": patient_sample_share(n_accessible, MODEL_MAX_EPISODES),
         }
         periods = patient_rows(reader, viewer, "model_periods", params, what="at-risk model")
         per_episode = periods.groupby(KEYS, sort=False)["event_observed"].max()
@@ -453,11 +458,6 @@ def leaving_model(
         return LeavingModel(result, n_episodes, n_events, n_accessible, note)
 
     return reader.memoized(("at_risk_model", viewer, gap_days, as_of), fit)
-
-
-def model_sample_share(n_episodes: int, max_episodes: int) -> float | None:
-    """The share of patients whose episodes make about ``max_episodes`` (None: every patient)."""
-    return None if n_episodes <= max_episodes else max_episodes / n_episodes
 
 
 def patient_rows(reader, viewer, name: str, params: dict, *, what: str) -> pd.DataFrame:

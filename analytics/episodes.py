@@ -286,6 +286,12 @@ def numeric_ages(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def patient_sample_share(n_episodes: int, max_episodes: int) -> float | None:
+    """The share of patients whose episodes make about ``max_episodes`` of ``n_episodes``, for
+    a fixed random sample of a large cohort (None: every patient)."""
+    return max_episodes / n_episodes if n_episodes > max_episodes else None
+
+
 def as_labels(values: pd.Series) -> pd.Series:
     """Text labels for a model term, missing values as "unknown", as a categorical with its
     categories sorted (a Cox design's reference level is the first, as it is for text).

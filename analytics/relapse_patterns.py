@@ -14,6 +14,7 @@ from scipy import stats
 from analytics import relapse
 from analytics.cohort_analysis import ALL, check_grouping, grouped
 from analytics.cohort_spec import CohortSpec
+from analytics.episodes import patient_sample_share
 from analytics.errors import SurvivalInputError
 from analytics.survival import cumulative_incidence, gray_test
 
@@ -49,20 +50,15 @@ def relapse_data_for(reader, viewer, spec: CohortSpec) -> RelapseData:
         screen_week_rows(reader, viewer, spec),
         first,
         missed_day_rows(reader, viewer, spec),
-        sample_share_for(len(first)),
+        patient_sample_share(len(first), SAMPLE_MAX_EPISODES),
     )
-
-
-def sample_share_for(n_episodes: int) -> float | None:
-    """Share of the patients whose weekly rows and missed days are read, for a cohort of
-    ``n_episodes`` (None: all)."""
-    return SAMPLE_MAX_EPISODES / n_episodes if n_episodes > SAMPLE_MAX_EPISODES else None
 
 
 def _share_of(reader, viewer, spec: CohortSpec) -> float | None:
     # from the cohort's keys (remembered, and read by the weekly rows anyway): the lasagna
     # needs no first-relapse times, which take seconds on a million episodes
-    return sample_share_for(len(relapse.cohort_keys(reader, viewer, spec)))
+    n_episodes = len(relapse.cohort_keys(reader, viewer, spec))
+    return patient_sample_share(n_episodes, SAMPLE_MAX_EPISODES)
 
 
 def _marked(frame: pd.DataFrame, reader, viewer) -> pd.DataFrame:

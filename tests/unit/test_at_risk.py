@@ -8,7 +8,7 @@ import pytest
 
 from analytics import at_risk, store
 from analytics.cohort_spec import CohortSpec
-from analytics.episodes import cohort_episodes, cohort_periods
+from analytics.episodes import cohort_episodes, cohort_periods, patient_sample_share
 from analytics.errors import AccessDenied, RetentionError
 from analytics.relapse import missed_dose_days
 
@@ -280,7 +280,7 @@ def test_a_large_store_fits_the_model_on_a_patient_sample_close_to_the_full_fit(
     params = {
         "gap_days": 30,
         "as_of": demo_as_of,
-        "sample_share": at_risk.model_sample_share(whole, cap),
+        "sample_share": patient_sample_share(whole, cap),
     }
     rows = at_risk.patient_rows(reader, store.LOCAL_ADMIN, "model_periods", params, what="t")
     everyone = cohort_episodes(reader, store.LOCAL_ADMIN, CohortSpec(gap_days=30))
