@@ -39,7 +39,7 @@ from analytics.charts import funnel_points
 from analytics.cohort_spec import CohortSpec
 from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
 from analytics.errors import RetentionError
-from analytics.risk_models import varies
+from analytics.risk_models import levels_without_events, varies
 from analytics.suppression import suppress_funnel, suppress_risk_table, suppress_survival_curve
 from analytics.suppression import suppression_threshold as store_threshold
 from analytics.survival import CoxResult, cox_ph, kaplan_meier, survival_at
@@ -116,16 +116,13 @@ def _pool_levels_without_events(frame: pd.DataFrame, columns: list[str]) -> pd.D
     events = frame["event"].to_numpy() == 1
     out = frame.copy(deep=False)
     for column in columns:
-        values = frame[column].cat
-        codes = values.codes.to_numpy()
-        with_event = codes[events & (codes >= 0)]
-        has_event = np.bincount(with_event, minlength=len(values.categories)) > 0
-        present = np.bincount(codes[codes >= 0], minlength=len(values.categories)) > 0
-        if not (present & ~has_event).any() or not has_event.any():
+        empty = {level for level, _ in levels_without_events(frame, column, events)}
+        categories = frame[column].cat.categories
+        kept = [i for i, level in enumerate(categories) if level not in empty]
+        if not empty or not kept:
             continue  # nothing to merge (or nothing to merge into: the fit says why)
-        reference = int(np.argmax(has_event))
-        merged = np.where((codes >= 0) & ~has_event[codes], reference, codes)
-        out[column] = pd.Categorical.from_codes(merged, values.categories)
+        target = np.array([kept[0] if level in empty else i for i, level in enumerate(categories)])
+        out[column] = pd.Categorical.from_codes(target[frame[column].cat.codes], categories)
     return out
 
 

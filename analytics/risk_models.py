@@ -285,7 +285,7 @@ def check_terms_vary(frame: pd.DataFrame, terms: Sequence[str]) -> None:
             )
 
 
-def _levels_without_events(frame: pd.DataFrame, term: str, event: np.ndarray) -> list[tuple]:
+def levels_without_events(frame: pd.DataFrame, term: str, event: np.ndarray) -> list[tuple]:
     """(level, episodes) of a categorical term's levels with no event among the model rows."""
     column = frame[term]
     if not isinstance(column.dtype, pd.CategoricalDtype):
@@ -303,7 +303,7 @@ def check_levels_have_events(
     """A level with no event has no finite hazard ratio (R's coxph warns and reports an
     infinite one): say which term and level, by label, and what to do."""
     for term in terms:
-        empty = _levels_without_events(frame, term, event)
+        empty = levels_without_events(frame, term, event)
         if empty:
             level, size = empty[0]
             raise SurvivalInputError(
@@ -533,7 +533,7 @@ def varying_terms_for(
     frame, _ = model_frame(_model_cohort(reader, viewer, spec, terms), baseline)
     event = frame["event"].to_numpy() == 1
     constant = {
-        t for t in baseline if not varies(frame[t])[0] or _levels_without_events(frame, t, event)
+        t for t in baseline if not varies(frame[t])[0] or levels_without_events(frame, t, event)
     }
     return tuple(t for t in terms if t not in constant)
 
