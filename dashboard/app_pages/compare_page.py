@@ -49,16 +49,15 @@ with widgets.error_panel():
     with right:
         st.subheader("Observed and expected")
         # widths that fit the half page (automatic widths cut off the last column)
-        widths = {"Clinic": 48, "Episodes": 66, "Observed (95% CI)": 116, "Expected": 64}
+        widths = {
+            "Clinic": 48, "Episodes": 66, "Observed (95% CI)": 116, "Expected": 64, "O − E": 72,
+            "Funnel": 92,
+        }  # fmt: skip
         st.dataframe(
             comparison.display(),
             hide_index=True,
             width="stretch",
-            column_config={
-                **{name: st.column_config.Column(width=w) for name, w in widths.items()},
-                "O − E": st.column_config.Column(width=72),
-                "Funnel": st.column_config.Column(width=92),
-            },
+            column_config={name: st.column_config.Column(width=w) for name, w in widths.items()},
         )
         widgets.table_downloads(comparison.table, name="clinic_comparison", key="compare_table")
 
