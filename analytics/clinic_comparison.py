@@ -17,6 +17,14 @@ Method (DOMAIN.md §3 and §6)
 4. The funnel plots ``observed / expected × target`` (target = the pooled KM S(365)) against
    the clinic's episodes with a year of follow-up, with binomial 95% and 99.8% limits.
 
+Stored comparisons. A clinic manager can choose only the gap rule and the outcome (the
+comparison ignores the clinic filter), so every comparison a manager sees at the data cut-off is
+one of six. A writer computes those, for all clinics as read by an administrator and as read
+de-identified (ages 90 and over as 90), and stores them with the data
+(:func:`store_comparisons`); the page reads them instead of fitting a million episodes again
+(:func:`stored_basis`). A test holds them equal to the live fit. Any other cohort (a researcher's
+filters, another cut-off) is fitted live.
+
 Under the dropout outcome, competing exits are censored here (a KM-type benchmark); the
 curves page offers cumulative incidence for the full competing-risks view.
 
@@ -28,22 +36,34 @@ anonymously. For all but administrators, small clinics are pooled or hidden (:fu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import string
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics import store
+from analytics.access import deidentify
 from analytics.charts import funnel_points
-from analytics.cohort_spec import CohortSpec
-from analytics.episodes import as_labels, cohort_episodes, resolve_as_of
+from analytics.cohort_spec import OUTCOMES, CohortSpec
+from analytics.episodes import (
+    as_labels,
+    cohort_episodes,
+    cohort_params,
+    columns_to_read,
+    numeric_ages,
+    resolve_as_of,
+    with_outcome,
+)
 from analytics.errors import RetentionError
 from analytics.risk_models import levels_without_events, varies
 from analytics.suppression import suppress_funnel, suppress_risk_table, suppress_survival_curve
 from analytics.suppression import suppression_threshold as store_threshold
 from analytics.survival import CoxResult, cox_ph, kaplan_meier, survival_at
 
+_log = logging.getLogger(__name__)
 YEAR_DAYS = 365
 CURVE_DAYS = 730
 OBSTACLE_SCORES = [
@@ -326,18 +346,48 @@ def _all_clinics_viewer(viewer: store.Viewer) -> store.Viewer:
     )
 
 
+# the columns a comparison reads: a million episodes convert and copy only these
+EPISODE_COLUMNS = ["clinic_id", "clinic_name", "duration_days", "event", *CASE_MIX]
+
+
 def _comparison_episodes(
     reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
 ) -> tuple[pd.DataFrame, dt.date]:
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
     spec = spec.replace(as_of=as_of, clinic_ids=())
-    # the columns a comparison reads: a million episodes convert and copy only these
-    columns = ["clinic_id", "clinic_name", "duration_days", "event", *CASE_MIX]
-    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec, columns=columns)
+    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec, columns=EPISODE_COLUMNS)
+    _check_clinics(episodes)
+    return episodes, as_of
+
+
+def _check_clinics(episodes: pd.DataFrame) -> None:
     if episodes["clinic_id"].nunique() < 2:
         raise RetentionError("Comparing clinics needs at least two clinics with episodes.")
-    return episodes, as_of
+
+
+@dataclass(frozen=True)
+class ComparisonBasis:
+    """A comparison as computed from every clinic's episodes, before clinics are named for a
+    viewer or small ones suppressed: :func:`observed_and_expected`'s table, the pooled target
+    and the size of the model."""
+
+    table: pd.DataFrame
+    target: float
+    n_episodes: int
+    n_events: int
+
+
+def comparison_basis(episodes: pd.DataFrame) -> ComparisonBasis:
+    """Fit the case mix on ``episodes`` (every clinic's) and compare each clinic with it."""
+    _check_clinics(episodes)
+    _, expected = fit_case_mix(episodes)
+    return ComparisonBasis(
+        table=observed_and_expected(episodes, expected),
+        target=pooled_target(episodes),
+        n_episodes=len(episodes),
+        n_events=int(episodes["event"].sum()),
+    )
 
 
 def compare_clinics(
@@ -345,10 +395,15 @@ def compare_clinics(
 ) -> Comparison:
     """Observed vs case-mix expected one-year retention for every clinic (the spec's clinic
     filter is ignored: a comparison needs them all; its other filters apply)."""
-    episodes, as_of = _comparison_episodes(reader, viewer, spec)
-    _, expected = fit_case_mix(episodes)
-    table = observed_and_expected(episodes, expected)
-    target = pooled_target(episodes)
+    with reader.cursor() as cur:
+        as_of = resolve_as_of(cur, spec)
+    spec = spec.replace(as_of=as_of, clinic_ids=())
+    deidentified = not _all_clinics_viewer(viewer).identifiable
+    basis = stored_basis(reader, spec, deidentified=deidentified)
+    if basis is None:  # not a setting a writer stores: fitted now
+        episodes, _ = _comparison_episodes(reader, viewer, spec)
+        basis = comparison_basis(episodes)
+    table, target = basis.table, basis.target
     table = table[table["observed"].notna()]
     table = table.assign(adjusted=table["observed"] / table["expected"] * target)
     labelled = anonymise(table, viewer)
@@ -365,9 +420,143 @@ def compare_clinics(
         table=labelled[columns].reset_index(drop=True),
         target=target,
         as_of=as_of,
-        n_episodes=len(episodes),
-        n_events=int(episodes["event"].sum()),
+        n_episodes=basis.n_episodes,
+        n_events=basis.n_events,
         n_clinics_hidden=hidden,
+    )
+
+
+# --- comparisons stored by a writer ------------------------------------------------------------
+
+STORED_TABLE = "stored_clinic_comparisons"
+_BASIS_COLUMNS = COMPARISON_COLUMNS[:-1]  # observed_and_expected's: all but "adjusted"
+_STORED_SCHEMA = (
+    "gap_days integer, as_of date, outcome varchar, deidentified boolean,"
+    " clinic_id varchar, clinic_name varchar, n_episodes bigint, n_patients bigint,"
+    " observed double, observed_lower double, observed_upper double, expected double,"
+    " difference double, target double, model_episodes bigint, model_events bigint"
+)
+# the viewer a comparison reads every clinic as when it is not an administrator
+_DEIDENTIFIED_READER = store.Viewer(role="researcher", identifiable=False, user_name="store")
+
+
+def stored_settings(cutoff: dt.date) -> list[CohortSpec]:
+    """The cohorts whose comparison a writer stores: each gap rule and outcome a clinic manager
+    can choose, all clinics, no other filter, the data cut-off."""
+    return [
+        CohortSpec(gap_days=gap_days, outcome=outcome, as_of=cutoff)
+        for gap_days in store.MATERIALIZED_GAP_DAYS
+        for outcome in OUTCOMES
+    ]
+
+
+def store_comparisons(con) -> None:
+    """Compute the comparison of every stored setting (:func:`stored_settings`) as an
+    administrator and as a de-identified reader see it, into :data:`STORED_TABLE` (a writer's
+    step, after the marts: ``store.store_results``).
+
+    A setting that cannot be compared (one clinic, no year of follow-up), or whose fit fails, is
+    not stored: the page fits it live and says why. An import is never refused for it. No person
+    sees these rows, so the read is not audited.
+    """
+    store.execute(con, f"create or replace table {STORED_TABLE} ({_STORED_SCHEMA})")
+    cutoff = store.data_cutoff(con)
+    if cutoff is None:
+        return
+    by_gap: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    with store.reading_materialized_marts(con):
+        for spec in stored_settings(cutoff):
+            if spec.gap_days not in by_gap:
+                by_gap[spec.gap_days] = _every_clinics_episodes(con, spec)
+            readings = by_gap[spec.gap_days]
+            bases = {}
+            for deidentified, frame in zip((False, True), readings, strict=True):
+                if deidentified and readings[1] is readings[0]:
+                    bases[True] = bases.get(False)  # the same rows: the same comparison
+                    continue
+                try:
+                    bases[deidentified] = comparison_basis(with_outcome(frame, spec.outcome))
+                except RetentionError:
+                    bases[deidentified] = None
+                except Exception as exc:  # noqa: BLE001 - a model must not fail an import
+                    # the page fits this setting live and shows what goes wrong there
+                    _log.warning(
+                        "comparison not stored (%s): %s", spec.gap_days, type(exc).__name__
+                    )
+                    bases[deidentified] = None
+            for deidentified, basis in bases.items():
+                if basis is not None:
+                    _insert_basis(con, spec, deidentified, basis)
+
+
+def _every_clinics_episodes(con, spec: CohortSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every clinic's episodes as :func:`_comparison_episodes` reads them for an administrator
+    and for anyone else (the same frame when de-identifying changes none of these columns)."""
+    params = {
+        **cohort_params(spec, spec.as_of),
+        "open_only": False,
+        **store.scope_params(con, store.LOCAL_ADMIN),
+    }
+    frame = store.run_query(
+        con,
+        "cohort_episodes",
+        params,
+        columns=columns_to_read(EPISODE_COLUMNS),
+        text_as_arrow=True,
+    )
+    # no id or date column is read, so no pseudonym or date shift is made: the secret is unused
+    hidden = numeric_ages(deidentify(frame, _DEIDENTIFIED_READER, b""))
+    frame = numeric_ages(frame)
+    ages, hidden_ages = frame["age_years"].astype(float), hidden["age_years"].astype(float)
+    same = list(hidden.columns) == list(frame.columns) and ages.equals(hidden_ages)
+    return frame, frame if same else hidden
+
+
+def _insert_basis(con, spec: CohortSpec, deidentified: bool, basis: ComparisonBasis) -> None:
+    rows = basis.table[_BASIS_COLUMNS].assign(
+        target=basis.target, model_episodes=basis.n_episodes, model_events=basis.n_events
+    )
+    con.register("comparison_rows", rows)
+    try:
+        store.execute(
+            con,
+            f"insert into {STORED_TABLE} select $g, $a::date, $o, $d,"
+            f" {', '.join(_BASIS_COLUMNS)}, target, model_episodes, model_events"
+            " from comparison_rows",
+            {"g": spec.gap_days, "a": spec.as_of, "o": spec.outcome, "d": deidentified},
+        )
+    finally:
+        con.unregister("comparison_rows")
+
+
+def stored_basis(
+    reader: store.StoreReader, spec: CohortSpec, *, deidentified: bool
+) -> ComparisonBasis | None:
+    """The stored comparison of ``spec`` (clinic filter ignored, ``as_of`` resolved) as read by
+    an administrator or, ``deidentified``, by anyone else; None when ``spec`` is not a stored
+    setting or the store's results are not those of this code."""
+    with reader.cursor() as cur:
+        cutoff = store.data_cutoff(cur)
+        if cutoff is None or spec.replace(clinic_ids=()) not in stored_settings(cutoff):
+            return None
+        try:
+            if store.stored_setting(cur, "results_hash") != store.results_hash():
+                return None  # a store written by other code: its results may differ
+        except duckdb.CatalogException:
+            return None
+        rows = cur.execute(
+            f"select * exclude (gap_days, as_of, outcome, deidentified) from {STORED_TABLE}"
+            " where gap_days = $g and as_of = $a::date and outcome = $o and deidentified = $d"
+            " order by clinic_id",
+            {"g": spec.gap_days, "a": spec.as_of, "o": spec.outcome, "d": deidentified},
+        ).df()
+    if rows.empty:
+        return None
+    return ComparisonBasis(
+        table=rows[_BASIS_COLUMNS],
+        target=float(rows["target"].iloc[0]),
+        n_episodes=int(rows["model_episodes"].iloc[0]),
+        n_events=int(rows["model_events"].iloc[0]),
     )
 
 

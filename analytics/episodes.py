@@ -215,8 +215,7 @@ def cohort_episodes(
 
     read = None
     if columns is not None:
-        read = list(dict.fromkeys([*columns, "event_observed", "dropout_status"]))
-        read = [c for c in read if c not in ("event", "status")]
+        read = columns_to_read(columns)
         # a read of this cohort a page already made (the whole, or another page's columns)
         # may hold these columns (same rows, same order, same values): taking them costs
         # milliseconds, a read half a second at 1M
@@ -245,6 +244,13 @@ def cohort_episodes(
     if open_only:
         key = (*key, _OPEN_ONLY)
     return reader.memoized(key, compute).copy(deep=False)
+
+
+def columns_to_read(columns: Sequence[str]) -> list[str]:
+    """The stored columns a cohort read of ``columns`` takes: ``event`` and ``status`` are
+    derived from ``event_observed`` and ``dropout_status`` (:func:`with_outcome`)."""
+    read = list(dict.fromkeys([*columns, "event_observed", "dropout_status"]))
+    return [c for c in read if c not in ("event", "status")]
 
 
 def _memo_key(viewer, spec: CohortSpec, columns: tuple[str, ...] | None, date_mode: str):

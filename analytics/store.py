@@ -12,8 +12,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import fcntl
+import functools
 import hashlib
 import inspect
+import logging
 import os
 import re
 import shutil
@@ -32,6 +34,7 @@ import pyarrow as pa
 from analytics.cohort_spec import GAP_DAYS_CHOICES
 from analytics.errors import StoreError
 
+_log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_DIR / "sql"
 BUILD_ORDER_FILE = SQL_DIR / "build_order.txt"
@@ -104,24 +107,81 @@ def layers_hash() -> str:
 
 
 def stored_layers_hash(con: duckdb.DuckDBPyConnection) -> str | None:
-    rows = con.execute(
-        "select setting_value from store_settings where setting_key = 'layers_hash'"
-    ).fetchall()
-    return rows[0][0] if rows else None
+    return stored_setting(con, "layers_hash")
 
 
 def ensure_current_layers(path: str | os.PathLike) -> bool:
-    """Rebuild the views and macros of a store written by an older version (atomically).
+    """Rebuild the views, macros and marts of a store written by an older version, or only its
+    stored model results when just the code computing them changed (atomically either way).
 
     Returns True if the store was rebuilt. Base tables and data are untouched.
     """
     with connect(path, read_only=True) as con:
-        current = stored_layers_hash(con) == layers_hash()
-    if current:
+        layers_current = stored_layers_hash(con) == layers_hash()
+        results_current = stored_setting(con, "results_hash") == results_hash()
+    if layers_current and results_current:
         return False
-    with writable_copy(path):
-        pass
+    if not layers_current:
+        with writable_copy(path):
+            pass
+        return True
+    try:
+        with writable_copy(path, rematerialize=False):
+            pass
+    except OSError as exc:
+        # the store itself is current: without its stored results (a disk too full for the
+        # copy) the pages compute those live, slower but the same
+        _log.warning("stored results not refreshed: %s", exc.strerror or type(exc).__name__)
+        return False
     return True
+
+
+def stored_setting(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    rows = con.execute(
+        "select setting_value from store_settings where setting_key = $k", {"k": key}
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+# Model results a writer stores beside the marts: the clinic comparison of every setting a clinic
+# manager can choose (``analytics.clinic_comparison.store_comparisons``). Like the marts when the
+# SQL changes, they are computed again when the code computing them changes: these modules (and
+# the SQL) are fingerprinted.
+RESULT_SOURCES = (
+    "access.py",
+    "clinic_comparison.py",
+    "cohort_spec.py",
+    "episodes.py",
+    "risk_models.py",
+    "store.py",
+    "survival",
+)
+
+
+@functools.cache
+def results_hash() -> str:
+    """A fingerprint of the code that computes the stored model results."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(layers_hash().encode())
+    for name in RESULT_SOURCES:
+        source = package / name
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def store_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Compute and store the model results of a store just written (a writer's last step, after
+    the marts, which it reads)."""
+    from analytics import clinic_comparison  # the analytics build on this module
+
+    clinic_comparison.store_comparisons(con)
+    execute(
+        con,
+        "insert or replace into store_settings values ('results_hash', $h)",
+        {"h": results_hash()},
+    )
 
 
 def _load_codebook(con: duckdb.DuckDBPyConnection) -> None:
@@ -161,12 +221,16 @@ def connect(path: str | os.PathLike, *, read_only: bool = True) -> duckdb.DuckDB
 
 
 @contextlib.contextmanager
-def writable_copy(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection]:
+def writable_copy(
+    path: str | os.PathLike, *, rematerialize: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a read-write connection to a private copy of the store; swap it in on success.
 
     One writer at a time (an advisory lock file beside the store). On any exception, or if the
     process dies, the copy is discarded and the store is untouched. The schema is built (or
-    brought up to date) on the copy before the caller writes.
+    brought up to date) on the copy before the caller writes; after it, the marts are
+    materialised (``rematerialize=False``: only when they are current and the caller writes no
+    data) and the model results stored.
     """
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +249,9 @@ def writable_copy(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection
                 execute(con, "set enable_progress_bar = false")  # no bars in import logs
                 build(con)
                 yield con
-                materialize_marts(con)
+                if rematerialize:
+                    materialize_marts(con)
+                store_results(con)
                 execute(con, "checkpoint")
             finally:
                 con.close()
@@ -419,6 +485,19 @@ def materialize_marts(con: duckdb.DuckDBPyConnection) -> None:
         execute(con, _shadow_macro_sql(f"temp macro {mart}", [f"main.materialized_{mart}"]))
     for mart in CACHED_MARTS:
         execute(con, f"drop macro temp.{mart}")
+
+
+@contextlib.contextmanager
+def reading_materialized_marts(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """On a writer's connection, have the marts read their materialised rows (temporary shadow
+    macros, as readers have) instead of deriving them again."""
+    for mart in CACHED_MARTS:
+        execute(con, _shadow_macro_sql(f"temp macro {mart}", [f"main.materialized_{mart}"]))
+    try:
+        yield
+    finally:
+        for mart in CACHED_MARTS:
+            execute(con, f"drop macro if exists temp.{mart}")
 
 
 def open_reader_connection(path: str | os.PathLike) -> duckdb.DuckDBPyConnection:

@@ -166,3 +166,140 @@ def test_a_level_without_events_takes_the_reference_levels_hazard():
     ]
     np.testing.assert_allclose(expected[rare], as_profiles, rtol=1e-12)
     assert model.n == len(episodes)  # merged, not dropped
+
+
+# --- comparisons stored by the writer --------------------------------------------------------
+
+RESEARCHER = store.Viewer(role="researcher", identifiable=False, user_name="r")
+
+
+def _live_basis(reader, viewer, spec):
+    episodes, _ = cc._comparison_episodes(reader, viewer, spec)
+    return cc.comparison_basis(episodes)
+
+
+def _assert_same_basis(stored, live):
+    pd.testing.assert_frame_equal(
+        stored.table.reset_index(drop=True), live.table, check_dtype=False, check_exact=True
+    )
+    assert (stored.target, stored.n_episodes, stored.n_events) == (
+        live.target,
+        live.n_episodes,
+        live.n_events,
+    )
+
+
+def test_every_stored_setting_equals_the_live_fit(reader, demo_as_of):
+    settings = cc.stored_settings(demo_as_of)
+    assert {(s.gap_days, s.outcome) for s in settings} == {
+        (g, o) for g in (7, 14, 30) for o in ("any_exit", "dropout")
+    }
+    for spec in settings:
+        for viewer, deidentified in ((store.LOCAL_ADMIN, False), (RESEARCHER, True)):
+            stored = cc.stored_basis(reader, spec, deidentified=deidentified)
+            assert stored is not None, (spec, deidentified)
+            _assert_same_basis(stored, _live_basis(reader, viewer, spec))
+
+
+def test_the_page_reads_the_stored_comparison_and_fits_other_cohorts(reader, demo_as_of):
+    comparison = cc.compare_clinics(reader, MANAGER, CohortSpec(gap_days=14, clinic_ids=("C04",)))
+    stored = cc.stored_basis(reader, CohortSpec(gap_days=14, as_of=demo_as_of), deidentified=True)
+    shown = comparison.table.set_index("clinic_name")
+    assert (
+        shown.loc["Old Town methadone clinic", "expected"]
+        == (stored.table.set_index("clinic_id").loc["C04", "expected"])
+    )
+    assert comparison.n_episodes == stored.n_episodes
+    # a researcher's filter, another cut-off: not stored, fitted
+    filtered = CohortSpec(modalities=("MMT", "BMT"), as_of=demo_as_of)
+    earlier = CohortSpec(as_of=demo_as_of.replace(year=demo_as_of.year - 1))
+    for spec in (filtered, earlier):
+        assert cc.stored_basis(reader, spec, deidentified=False) is None
+    fitted = cc.compare_clinics(reader, store.LOCAL_ADMIN, filtered)
+    live = _live_basis(reader, store.LOCAL_ADMIN, filtered)
+    assert fitted.n_episodes == live.n_episodes < stored.n_episodes
+
+
+def test_comparisons_stored_by_other_code_are_not_read(reader, demo_as_of, monkeypatch):
+    spec = CohortSpec(as_of=demo_as_of)
+    before = cc.compare_clinics(reader, store.LOCAL_ADMIN, spec)
+    monkeypatch.setattr(store, "results_hash", lambda: "changed-code")
+    assert cc.stored_basis(reader, spec, deidentified=False) is None
+    after = cc.compare_clinics(reader, store.LOCAL_ADMIN, spec)  # fitted live, same numbers
+    pd.testing.assert_frame_equal(after.table, before.table, check_exact=True)
+
+
+def test_a_store_with_older_results_recomputes_only_them(writable_demo_store, demo_as_of):
+    import duckdb
+
+    with duckdb.connect(str(writable_demo_store)) as con:
+        marts_before = con.execute("select count(*) from materialized_fct_episodes").fetchone()
+        con.execute(f"delete from {cc.STORED_TABLE}")
+        con.execute(
+            "update store_settings set setting_value = 'older' where setting_key = 'results_hash'"
+        )
+    assert store.ensure_current_layers(writable_demo_store)
+    assert not store.ensure_current_layers(writable_demo_store)
+    with duckdb.connect(str(writable_demo_store), read_only=True) as con:
+        assert store.stored_setting(con, "results_hash") == store.results_hash()
+        assert (
+            con.execute(
+                f"select count(distinct (gap_days, outcome, deidentified)) from {cc.STORED_TABLE}"
+            ).fetchone()[0]
+            == 12
+        )
+        assert (
+            con.execute("select count(*) from materialized_fct_episodes").fetchone() == marts_before
+        )
+
+
+def test_ages_over_89_are_stored_as_a_deidentified_reader_sees_them(writable_demo_store):
+    with store.writable_copy(writable_demo_store) as con:
+        # forty patients sixty years older: many of their ages pass 90
+        con.execute(
+            "update patients set birth_year = birth_year - 60 where patient_id in"
+            " (select patient_id from patients order by patient_id limit 40)"
+        )
+    aged = store.StoreReader(writable_demo_store)
+    try:
+        with aged.cursor() as cur:
+            spec = CohortSpec(as_of=store.data_cutoff(cur))
+            oldest = cur.execute(
+                "select max(age_years) from fct_episode_covariates(7, $a)", {"a": spec.as_of}
+            ).fetchone()[0]
+        assert oldest > 90
+        admin = cc.stored_basis(aged, spec, deidentified=False)
+        hidden = cc.stored_basis(aged, spec, deidentified=True)
+        assert not np.array_equal(admin.table["expected"], hidden.table["expected"])
+        _assert_same_basis(admin, _live_basis(aged, store.LOCAL_ADMIN, spec))
+        _assert_same_basis(hidden, _live_basis(aged, RESEARCHER, spec))
+    finally:
+        aged.close()
+
+
+def test_a_disk_too_full_to_refresh_the_results_leaves_the_store_readable(
+    writable_demo_store, demo_as_of, monkeypatch
+):
+    import errno
+    import shutil
+
+    import duckdb
+
+    with duckdb.connect(str(writable_demo_store)) as con:
+        con.execute(
+            "update store_settings set setting_value = 'older' where setting_key = 'results_hash'"
+        )
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    assert not store.ensure_current_layers(writable_demo_store)
+    older = store.StoreReader(writable_demo_store)
+    try:
+        spec = CohortSpec(as_of=demo_as_of)
+        assert cc.stored_basis(older, spec, deidentified=False) is None
+        assert cc.compare_clinics(older, store.LOCAL_ADMIN, spec).n_episodes > 0  # fitted live
+    finally:
+        older.close()
+    assert list(writable_demo_store.parent.glob("*.writing")) == []
