@@ -400,3 +400,41 @@ def test_treatment_labels_join_methadone_with_its_dose_band():
     labels = at_risk.treatment_labels(modality, band)
     assert labels.tolist() == ["MMT <60", "HAT", "MMT >=80", None, "BMT", "MMT <60"]
     assert labels.index.equals(modality.index)
+
+
+def test_the_model_reads_one_row_per_take_home_status_and_fits_as_on_every_period(
+    reader, demo_as_of
+):
+    params = {"gap_days": 14, "as_of": demo_as_of, "sample_share": None}
+    rows = at_risk.patient_rows(reader, store.LOCAL_ADMIN, "model_periods", params, what="t")
+    spec = CohortSpec(gap_days=14, as_of=demo_as_of)
+    episodes = cohort_episodes(reader, store.LOCAL_ADMIN, spec)
+    periods = cohort_periods(reader, store.LOCAL_ADMIN, spec, episodes)
+    assert len(rows) < len(periods) / 3
+    assert (
+        rows.groupby(at_risk.KEYS)["is_take_home"]
+        .agg(["size", "nunique"])
+        .eval("size == nunique")
+        .all()
+    )
+    # each episode's rows tile its periods and carry its event once
+    spans = rows.groupby(at_risk.KEYS).agg(
+        start=("start_day", "min"), stop=("stop_day", "max"), events=("event_observed", "sum")
+    )
+    whole = periods.groupby(at_risk.KEYS).agg(
+        start=("start_day", "min"), stop=("stop_day", "max"), events=("event_observed", "sum")
+    )
+    pd.testing.assert_frame_equal(spans, whole.loc[spans.index], check_dtype=False)
+    assert (rows.groupby(at_risk.KEYS)["stop_day"].count() <= 2).all()
+    merged = at_risk.fit_leaving_model(rows)
+    every = at_risk.fit_leaving_model(periods)
+    np.testing.assert_allclose(merged.params, every.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(merged.coefficients["se"], every.coefficients["se"], rtol=1e-9)
+    open_episodes = episodes[episodes["is_open"]].head(50)
+    profile = at_risk.current_profiles(open_episodes.assign(is_take_home=np.arange(50) % 2))
+    days = open_episodes["duration_days"].to_numpy()
+    np.testing.assert_allclose(
+        at_risk.risk_of_leaving(merged, profile, days),
+        at_risk.risk_of_leaving(every, profile, days),
+        rtol=1e-9,
+    )
