@@ -111,15 +111,17 @@ def level_codes(values: pd.Series, group: str) -> tuple[list[str], np.ndarray]:
 
 
 def _tertiles(values: pd.Series) -> pd.Series:
-    known = values.dropna()
-    out = pd.Series(UNKNOWN, index=values.index, dtype=object)
-    if known.nunique() < 3:
-        return out
-    cuts = known.quantile([1 / 3, 2 / 3]).to_numpy()
-    labels = np.array(ORDERED_LEVELS["mspss_family_tertile"], dtype=object)
-    codes = np.searchsorted(cuts, known.to_numpy(), side="left")  # ties go to the lower third
-    out.loc[known.index] = labels[codes]
-    return out
+    labels = [*ORDERED_LEVELS["mspss_family_tertile"], UNKNOWN]
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    known = ~np.isnan(numbers)
+    codes = np.full(len(numbers), len(labels) - 1, dtype=np.int8)  # unknown
+    if len(np.unique(numbers[known])) >= 3:
+        # R's quantile (type 7) exactly: pandas' was an ulp below a cut that is a score, and
+        # put that score in the upper third
+        cuts = np.quantile(numbers[known], [1 / 3, 2 / 3])
+        # ties go to the lower third
+        codes[known] = np.searchsorted(cuts, numbers[known], side="left")
+    return pd.Series(pd.Categorical.from_codes(codes, labels), index=values.index)
 
 
 def add_groupings(episodes: pd.DataFrame) -> pd.DataFrame:
@@ -127,14 +129,18 @@ def add_groupings(episodes: pd.DataFrame) -> pd.DataFrame:
 
     Adds ``age_band`` (<30, 30–39, 40–49, 50+), ``episode_type`` (first / repeat) and
     ``mspss_family_tertile`` (thirds of the cohort's MSPSS family scores; a score equal to a
-    cut point goes to the lower third; missing scores are "unknown").
+    cut point goes to the lower third; missing scores are "unknown"), as categoricals: a
+    million episodes get codes, not a million strings to write and hash again.
     """
     frame = episodes.copy(deep=False)  # columns are added, none written into
     age = pd.to_numeric(frame["age_years"], errors="coerce")
     frame["age_band"] = pd.cut(
-        age, [-np.inf, 29, 39, 49, np.inf], labels=ORDERED_LEVELS["age_band"]
-    ).astype(object)
-    frame["episode_type"] = np.where(frame["is_first_episode"].astype(bool), "first", "repeat")
+        age, [-np.inf, 29, 39, 49, np.inf], labels=ORDERED_LEVELS["age_band"], ordered=False
+    )
+    first = frame["is_first_episode"].to_numpy(dtype=bool)
+    frame["episode_type"] = pd.Categorical.from_codes(
+        np.where(first, 0, 1).astype(np.int8), ["first", "repeat"]
+    )
     frame["mspss_family_tertile"] = _tertiles(pd.to_numeric(frame["mspss_family"]))
     return frame
 

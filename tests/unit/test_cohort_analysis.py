@@ -619,3 +619,41 @@ def test_adjusted_curves_of_one_group_say_what_to_change(reader):
         rm.adjusted_curves_for(
             reader, VIEWER, one_clinic, group="modality", covariates=("age_years",)
         )
+
+
+def test_derived_groupings_band_ages_split_thirds_and_label_missing_values():
+    from analytics.cohort_analysis import add_groupings, labels_of, level_codes
+
+    episodes = pd.DataFrame(
+        {
+            "age_years": [29, 30, 39, 40, 49, 50, None, 18],
+            "is_first_episode": [True, False, True, True, False, False, True, False],
+            # thirds cut at 3 and 4 (R: quantile(c(1, 2, 3, 4, 5, 6, 4), c(1/3, 2/3))): a
+            # score equal to a cut goes to the lower third (pandas' quantile gives
+            # 2.9999999999999996, which put the 3 in the upper one)
+            "mspss_family": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, None, 4.0],
+        }
+    )
+    frame = add_groupings(episodes)
+    assert list(labels_of(frame["age_band"])) == [
+        "<30", "30–39", "30–39", "40–49", "40–49", "50+", "unknown", "<30",
+    ]  # fmt: skip
+    assert list(labels_of(frame["episode_type"])) == [
+        "first", "repeat", "first", "first", "repeat", "repeat", "first", "repeat",
+    ]  # fmt: skip
+    cuts = np.quantile([1, 2, 3, 4, 5, 6, 4], [1 / 3, 2 / 3])
+    expected = [
+        "unknown"
+        if pd.isna(v)
+        else ["T1 (lowest)", "T2", "T3 (highest)"][int(np.searchsorted(cuts, v))]
+        for v in episodes["mspss_family"]
+    ]
+    assert list(labels_of(frame["mspss_family_tertile"])) == expected
+    assert expected.count("T1 (lowest)") == 3  # 1, 2 and the 3 on the cut
+    assert expected[3] == expected[-1] == "T2"  # the 4s on the upper cut
+    levels, codes = level_codes(frame["age_band"], "age_band")
+    assert levels == ["<30", "30–39", "40–49", "50+", "unknown"]
+    assert list(codes) == [0, 1, 1, 2, 2, 3, 4, 0]
+    # fewer than three distinct scores: no thirds, every episode "unknown"
+    flat = add_groupings(episodes.assign(mspss_family=[2.0, 2.0, 3.0, None, 2.0, 3.0, 3.0, 2.0]))
+    assert set(labels_of(flat["mspss_family_tertile"])) == {"unknown"}
