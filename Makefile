@@ -13,8 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	# numba compiles the survival kernels once, into __pycache__, instead of at first use
+	# numba compiles the survival and binning kernels once, into __pycache__, not at first use
 	$(PY) -c "from analytics.survival.cox import load_compiled_kernels as k; k()"
+	$(PY) -c "from analytics.trends import load_compiled_kernels as k; k()"
 	touch $@
 
 setup: $(VENV)/.installed

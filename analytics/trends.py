@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
+import numba
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -27,31 +28,83 @@ from analytics.cohort_analysis import (
 from analytics.cohort_spec import CohortSpec
 from analytics.errors import RetentionError
 
+DAYS_PER_MONTH = 30.4375
+_SCALES = (1, 4, 12, 4096)  # whole numbers, quarters, twelfths, multiples of 1/4096
 
-def _whole(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.rint(values)))
+
+@numba.njit(cache=True, nogil=True)
+def _cell_of(days, code, n_bins, bin_months):  # pragma: no cover (compiled)
+    """The (group, bin) cell of one assessment, or -1 beyond the last bin."""
+    month = np.floor(max(days, 0.0) / DAYS_PER_MONTH / bin_months)
+    return -1 if month >= n_bins else code * n_bins + int(month)
 
 
-def _cell_sums(values: np.ndarray, cells: np.ndarray, n_cells: int):
-    """Count, sum and sum of squares of ``values`` per cell, the same whatever the rows'
-    order (a join returns them in any order; an export should not change in its last digit).
+@numba.njit(cache=True, nogil=True)
+def _fits_scale(values, days, codes, n_bins, bin_months, scale):  # pragma: no cover (compiled)
+    """Every value in a cell is a whole multiple of 1/``scale`` below 2**20 once scaled."""
+    for i in range(len(values)):
+        value = values[i]
+        if np.isnan(value) or _cell_of(days[i], codes[i], n_bins, bin_months) < 0:
+            continue
+        scaled = value * scale
+        if scaled != np.rint(scaled) or abs(scaled) >= 2.0**20:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _scaled_cell_sums(values, days, codes, n_bins, bin_months, scale, n_cells):  # pragma: no cover
+    """Count, sum and sum of squares of ``values * scale`` per cell, in one pass and no array
+    per row (six million assessments: fresh temporaries cost more than the sums)."""
+    size = np.zeros(n_cells, np.int64)
+    total, squares = np.zeros(n_cells), np.zeros(n_cells)
+    for i in range(len(values)):
+        value = values[i]
+        if np.isnan(value):
+            continue
+        cell = _cell_of(days[i], codes[i], n_bins, bin_months)
+        if cell < 0:
+            continue
+        scaled = value * scale
+        size[cell] += 1
+        total[cell] += scaled
+        squares[cell] += scaled * scaled
+    return size, total, squares
+
+
+def _cell_sums(
+    values: np.ndarray, days: np.ndarray, codes: np.ndarray, n_bins: int, bin_months: int,
+    n_cells: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Count, sum and sum of squares of the non-missing ``values`` per (group code, bin of
+    ``days``) cell, the same whatever the rows' order (a join returns them in any order; an
+    export should not change in its last digit).
 
     Values that are whole multiples of 1/4096 (counts, days, 0/1, scores and their quarter
-    means) are summed as integers, exactly. Others are summed in sorted order."""
-    size = np.bincount(cells, minlength=n_cells)
-    scale = next(
-        (k for k in (1, 4, 12, 4096) if _whole(values[:1000] * k) and _whole(values * k)), None
-    )
-    if scale is not None and np.abs(values * scale).max(initial=0) < 2**20:
-        scaled = np.round(values * scale)  # whole numbers: sums below 2**53 are exact
-        total = np.bincount(cells, weights=scaled, minlength=n_cells) / scale
-        squares = np.bincount(cells, weights=scaled * scaled, minlength=n_cells) / scale**2
-        return size, total, squares
+    means) are summed as whole numbers, exactly. Others are summed in sorted order."""
+    days = np.asarray(days, dtype=float)
+    for scale in _SCALES:
+        if _fits_scale(values, days, codes, n_bins, bin_months, float(scale)):
+            size, total, squares = _scaled_cell_sums(
+                values, days, codes, n_bins, bin_months, float(scale), n_cells
+            )
+            return size, total / scale, squares / scale**2
+    month = np.floor(np.maximum(days, 0) / DAYS_PER_MONTH / bin_months)
+    keep = ~np.isnan(values) & (month < n_bins)
+    values, cells = values[keep], codes[keep] * n_bins + month[keep].astype(np.intp)
     order = np.lexsort((values, cells))
     values, cells = values[order], cells[order]
+    size = np.bincount(cells, minlength=n_cells)
     total = np.bincount(cells, weights=values, minlength=n_cells)
     squares = np.bincount(cells, weights=values * values, minlength=n_cells)
     return size, total, squares
+
+
+def load_compiled_kernels() -> None:
+    """Load (or, on a fresh checkout, compile) the binning kernels before someone's first chart."""
+    one = np.ones(2)
+    _cell_sums(one, one, np.zeros(2, dtype=np.intp), 2, 3, 2)
+    _cell_sums(one / 3, one, np.zeros(2, dtype=np.intp), 2, 3, 2)
 
 
 def mean_by_month(
@@ -67,7 +120,7 @@ def mean_by_month(
 ) -> pd.DataFrame:
     """Mean of ``value`` (with a 95% CI) by months since admission, per group.
 
-    Assessments are put in bins of ``bin_months`` months (30.4375 days) after the start of the
+    Assessments are put in bins of ``bin_months`` months (:data:`DAYS_PER_MONTH` days) after the start of the
     episode: 0 = the admission assessment (from 30 days before to just under ``bin_months``
     months after), 3 = the next... Bins beyond ``max_months`` or with fewer than ``min_n``
     values are dropped. The CI is Student's t (Wilson's for a 0/1 ``value`` when
@@ -78,15 +131,14 @@ def mean_by_month(
     DataFrame with ``group, month, n, mean, lower, upper``.
     """
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(float)
-    month = np.floor(np.maximum(frame[days].to_numpy(float), 0) / 30.4375 / bin_months)
     if group:  # grouped by level position (millions of assessments: no text per row)
         levels, code = level_codes(frame[group], group)
     else:
         levels, code = ["All episodes"], np.zeros(len(frame), dtype=np.intp)
     n_bins = max_months // bin_months + 1
-    keep = ~np.isnan(values) & (month < n_bins)
-    cells = code[keep] * n_bins + month[keep].astype(np.intp)
-    size, total, squares = _cell_sums(values[keep], cells, len(levels) * n_bins)
+    size, total, squares = _cell_sums(
+        values, frame[days].to_numpy(float), code, n_bins, bin_months, len(levels) * n_bins
+    )
     used = np.flatnonzero(size >= max(min_n, 1))
     n = size[used].astype(float)
     mean = total[used] / n

@@ -33,8 +33,8 @@ PRELOAD = (
 def warm_up(store_path: Path) -> None:
     """Open the shared reader; in single-user mode also compute the default Overview once
     (with users, whose view to compute is not known, and a read by nobody would be audited);
-    then load the compiled survival kernels."""
-    from analytics import clinic_overview, store, userfile
+    then load the compiled survival and binning kernels."""
+    from analytics import clinic_overview, store, trends, userfile
     from analytics.cohort_spec import CohortSpec
     from analytics.survival.cox import load_compiled_kernels
 
@@ -48,6 +48,7 @@ def warm_up(store_path: Path) -> None:
         logging.getLogger(__name__).warning("warm-up skipped: %s", type(exc).__name__)
     try:
         load_compiled_kernels()  # after the landing page's work: no model runs on it
+        trends.load_compiled_kernels()
     except Exception as exc:  # a model page will raise it in a sentence
         logging.getLogger(__name__).warning("kernel warm-up skipped: %s", type(exc).__name__)
 
