@@ -25,6 +25,7 @@ same computation with j/d_k replaced by 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -69,30 +70,26 @@ class RiskSets:
     efron: bool
 
 
-def _sorted_design(x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of x in ``order``, centred (``np.take`` is several times faster than x[order])."""
-    means = x.mean(axis=0)
-    xs = np.take(np.ascontiguousarray(x), order, axis=0)
-    xs -= means
-    return xs, means
-
-
 def build_risk_sets(
-    x: np.ndarray,
+    design_rows: Callable[[np.ndarray], np.ndarray],
     stop: np.ndarray,
     event: np.ndarray,
     strata: np.ndarray,
     start: np.ndarray | None,
     efron: bool,
 ) -> RiskSets:
-    """Sort once and precompute the index arrays of the risk sets."""
+    """Sort once and precompute the index arrays of the risk sets. ``design_rows(order)`` is
+    the design matrix of the data's rows in that order (encoded sorted: a million-row design is
+    not built and then gathered)."""
     # integer keys (stratum, time rank) make sorting and searching exact and stratum-aware
     times, rank = v.unique_inverse(stop if start is None else np.r_[stop, start])
     width = len(times) + 1
     key_stop = strata.astype(np.int64) * width + rank[: len(stop)]
     order = v.stable_argsort(key_stop * 2 + (~event))
     key_stop, event, strata = key_stop[order], event[order], strata[order]
-    xs, means = _sorted_design(x, order)
+    xs = design_rows(order)
+    means = xs.mean(axis=0)
+    xs -= means
     cell_key = key_stop * 2 + (~event)
     cell_starts = np.flatnonzero(np.r_[True, cell_key[1:] != cell_key[:-1]])
     event_keys = key_stop[cell_starts][event[cell_starts]]
