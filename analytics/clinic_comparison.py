@@ -463,30 +463,29 @@ def store_comparisons(con) -> None:
     cutoff = store.data_cutoff(con)
     if cutoff is None:
         return
-    by_gap: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    readings: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}  # per gap rule
     with store.reading_materialized_marts(con):
         for spec in stored_settings(cutoff):
-            if spec.gap_days not in by_gap:
-                by_gap[spec.gap_days] = _every_clinics_episodes(con, spec)
-            readings = by_gap[spec.gap_days]
-            bases = {}
-            for deidentified, frame in zip((False, True), readings, strict=True):
-                if deidentified and readings[1] is readings[0]:
-                    bases[True] = bases.get(False)  # the same rows: the same comparison
-                    continue
-                try:
-                    bases[deidentified] = comparison_basis(with_outcome(frame, spec.outcome))
-                except RetentionError:
-                    bases[deidentified] = None
-                except Exception as exc:  # noqa: BLE001 - a model must not fail an import
-                    # the page fits this setting live and shows what goes wrong there
-                    _log.warning(
-                        "comparison not stored (%s): %s", spec.gap_days, type(exc).__name__
-                    )
-                    bases[deidentified] = None
-            for deidentified, basis in bases.items():
-                if basis is not None:
-                    _insert_basis(con, spec, deidentified, basis)
+            if spec.gap_days not in readings:
+                readings[spec.gap_days] = _every_clinics_episodes(con, spec)
+            as_admin, deidentified = readings[spec.gap_days]
+            basis = _basis_or_none(as_admin, spec)
+            # the same rows give the same comparison
+            hidden = basis if deidentified is as_admin else _basis_or_none(deidentified, spec)
+            for is_deidentified, stored in ((False, basis), (True, hidden)):
+                if stored is not None:
+                    _insert_basis(con, spec, is_deidentified, stored)
+
+
+def _basis_or_none(episodes: pd.DataFrame, spec: CohortSpec) -> ComparisonBasis | None:
+    try:
+        return comparison_basis(with_outcome(episodes, spec.outcome))
+    except RetentionError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a model must not fail an import
+        # the page fits this setting live and shows what goes wrong there
+        _log.warning("comparison not stored (%s): %s", spec.gap_days, type(exc).__name__)
+        return None
 
 
 def _every_clinics_episodes(con, spec: CohortSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
