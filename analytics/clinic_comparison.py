@@ -313,7 +313,7 @@ class Comparison:
         points = self.points()
         ci = points[["observed_lower", "observed_upper"]].to_numpy()
         observed = [
-            f"{value:.1%} ({lo * 100:.0f}–{hi:.0%})" if pd.notna(lo) else f"{value:.1%}"
+            f"{value:.1%} ({_interval(lo, hi)})" if pd.notna(lo) else f"{value:.1%}"
             for value, (lo, hi) in zip(points["observed"], ci, strict=True)
         ]
         outside = points["status"] != "within 95% limits"
@@ -329,6 +329,13 @@ class Comparison:
                 "Funnel": funnel,
             }
         )
+
+
+def _interval(lower: float, upper: float) -> str:
+    """A CI as whole percents, "53–68%", or with a decimal when whole percents would read as
+    no interval at all (a clinic of 100,000 episodes: "51.0–51.5%", not "51–51%")."""
+    digits = 0 if round(lower * 100) != round(upper * 100) else 1
+    return f"{lower * 100:.{digits}f}–{upper * 100:.{digits}f}%"
 
 
 def _all_clinics_viewer(viewer: store.Viewer) -> store.Viewer:

@@ -303,3 +303,11 @@ def test_a_disk_too_full_to_refresh_the_results_leaves_the_store_readable(
     finally:
         older.close()
     assert list(writable_demo_store.parent.glob("*.writing")) == []
+
+
+def test_a_narrow_interval_is_shown_with_a_decimal_instead_of_as_one_percent():
+    assert cc._interval(0.53, 0.68) == "53–68%"
+    # a clinic of 100,000 episodes: whole percents would read "51–51%"
+    assert cc._interval(0.5091, 0.5138) == "50.9–51.4%"
+    assert cc._interval(0.6151, 0.6171) == "61.5–61.7%"
+    assert cc._interval(0.6149, 0.6171) == "61–62%"  # whole percents that differ
