@@ -357,15 +357,18 @@ def _all_clinics_viewer(viewer: store.Viewer) -> store.Viewer:
 EPISODE_COLUMNS = ["clinic_id", "clinic_name", "duration_days", "event", *CASE_MIX]
 
 
-def _comparison_episodes(
-    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
-) -> tuple[pd.DataFrame, dt.date]:
+def _comparison_spec(reader: store.StoreReader, spec: CohortSpec) -> CohortSpec:
+    """``spec`` as a comparison reads it: every clinic, the cut-off resolved."""
     with reader.cursor() as cur:
         as_of = resolve_as_of(cur, spec)
-    spec = spec.replace(as_of=as_of, clinic_ids=())
-    episodes = cohort_episodes(reader, _all_clinics_viewer(viewer), spec, columns=EPISODE_COLUMNS)
-    _check_clinics(episodes)
-    return episodes, as_of
+    return spec.replace(as_of=as_of, clinic_ids=())
+
+
+def _comparison_episodes(
+    reader: store.StoreReader, viewer: store.Viewer, spec: CohortSpec
+) -> pd.DataFrame:
+    """Every clinic's episodes of a :func:`_comparison_spec`, as ``viewer`` may read them."""
+    return cohort_episodes(reader, _all_clinics_viewer(viewer), spec, columns=EPISODE_COLUMNS)
 
 
 def _check_clinics(episodes: pd.DataFrame) -> None:
@@ -402,14 +405,11 @@ def compare_clinics(
 ) -> Comparison:
     """Observed vs case-mix expected one-year retention for every clinic (the spec's clinic
     filter is ignored: a comparison needs them all; its other filters apply)."""
-    with reader.cursor() as cur:
-        as_of = resolve_as_of(cur, spec)
-    spec = spec.replace(as_of=as_of, clinic_ids=())
+    spec = _comparison_spec(reader, spec)
     deidentified = not _all_clinics_viewer(viewer).identifiable
     basis = stored_basis(reader, spec, deidentified=deidentified)
     if basis is None:  # not a setting a writer stores: fitted now
-        episodes, _ = _comparison_episodes(reader, viewer, spec)
-        basis = comparison_basis(episodes)
+        basis = comparison_basis(_comparison_episodes(reader, viewer, spec))
     table, target = basis.table, basis.target
     table = table[table["observed"].notna()]
     table = table.assign(adjusted=table["observed"] / table["expected"] * target)
@@ -426,7 +426,7 @@ def compare_clinics(
     return Comparison(
         table=labelled[columns].reset_index(drop=True),
         target=target,
-        as_of=as_of,
+        as_of=spec.as_of,
         n_episodes=basis.n_episodes,
         n_events=basis.n_events,
         n_clinics_hidden=hidden,
@@ -576,7 +576,8 @@ def clinic_curves(
 
     Returns ``(curves, risk_table, label)``.
     """
-    episodes, _ = _comparison_episodes(reader, viewer, spec)
+    episodes = _comparison_episodes(reader, viewer, _comparison_spec(reader, spec))
+    _check_clinics(episodes)
     names = episodes.groupby("clinic_id", as_index=False)["clinic_name"].first()
     shown = anonymise(names, viewer)
     match = shown.index[shown["clinic_id"] == clinic_id]

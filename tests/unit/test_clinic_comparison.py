@@ -174,7 +174,7 @@ RESEARCHER = store.Viewer(role="researcher", identifiable=False, user_name="r")
 
 
 def _live_basis(reader, viewer, spec):
-    episodes, _ = cc._comparison_episodes(reader, viewer, spec)
+    episodes = cc._comparison_episodes(reader, viewer, cc._comparison_spec(reader, spec))
     return cc.comparison_basis(episodes)
 
 
@@ -311,3 +311,12 @@ def test_a_narrow_interval_is_shown_with_a_decimal_instead_of_as_one_percent():
     assert cc._interval(0.5091, 0.5138) == "50.9–51.4%"
     assert cc._interval(0.6151, 0.6171) == "61.5–61.7%"
     assert cc._interval(0.6149, 0.6171) == "61–62%"  # whole percents that differ
+
+
+def test_one_clinic_cannot_be_compared(reader):
+    episodes = cc._comparison_episodes(
+        reader, store.LOCAL_ADMIN, cc._comparison_spec(reader, CohortSpec())
+    )
+    one = episodes[episodes["clinic_id"] == "C04"]
+    with pytest.raises(RetentionError, match="at least two clinics"):
+        cc.comparison_basis(one)
